@@ -1,0 +1,353 @@
+//! The command line: argument parsing, and one function per command.
+
+use crate::exit;
+use crate::facts::{self, Facts};
+use crate::host_root::HostRoot;
+use crate::plan::Plan;
+use crate::render;
+use crate::spec::{self, Spec, SpecSource};
+use crate::{diff, target};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "groundwork",
+    version,
+    about = "Prepares Linux hosts to run k3s in rootless mode, and keeps them that way."
+)]
+#[command(
+    after_help = "Exit codes: 0 in sync or success, 1 error, 2 changes pending or drift, 3 blocked (needs a manual fix)."
+)]
+pub struct Cli {
+    /// Observe a captured host tree instead of / (read-only commands).
+    #[arg(long, global = true, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Target this user instead of the spec's (or, with no spec, instead of you).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub user: Option<String>,
+    /// More log output on stderr (-v, -vv).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Output {
+    Human,
+    Json,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum DataOutput {
+    Yaml,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Observe the host, compare it with the spec and print the ordered plan. Changes nothing.
+    ///
+    /// Exits 0 in sync, 2 with changes pending, 3 when something is blocked, 1 on error.
+    Plan {
+        /// The spec; the embedded default (examples/rootless-k3s.yaml) when omitted.
+        spec: Option<PathBuf>,
+        #[arg(long, short, value_enum, default_value_t = Output::Human)]
+        output: Output,
+        /// Also save the plan as JSON, for `apply FILE`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Terse drift check for cron and timers. Exits 0 in sync, 2 on drift, 1 on error.
+    Drift {
+        spec: Option<PathBuf>,
+        #[arg(long, short, value_enum, default_value_t = Output::Human)]
+        output: Output,
+        /// Write node_exporter textfile metrics to this file, atomically.
+        #[arg(long, value_name = "PATH")]
+        textfile: Option<PathBuf>,
+    },
+    /// Print the observed host.
+    Facts {
+        /// The spec decides which user, sysctls and packages are looked at.
+        spec: Option<PathBuf>,
+        #[arg(long, short, value_enum, default_value_t = DataOutput::Yaml)]
+        output: DataOutput,
+    },
+    /// Parse and check a spec. Touches nothing.
+    Validate { spec: PathBuf },
+    /// Print the JSON Schema of the spec.
+    Schema,
+}
+
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::ERROR;
+        }
+    };
+    runtime.block_on(dispatch(cli))
+}
+
+fn init_logging(cli: &Cli) {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GROUNDWORK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // Under systemd (JOURNAL_STREAM) the journal adds its own timestamps.
+    let under_journal = std::env::var_os("JOURNAL_STREAM").is_some();
+    let result = match cli.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text if under_journal => builder.without_time().with_ansi(false).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
+    let _ = result;
+}
+
+async fn dispatch(cli: Cli) -> i32 {
+    let root = HostRoot::new(&cli.root);
+    let user = cli.user.as_deref();
+    match cli.command {
+        Command::Plan { spec, output, out } => cmd_plan(&root, spec, user, output, out).await,
+        Command::Drift {
+            spec,
+            output,
+            textfile,
+        } => cmd_drift(&root, spec, user, output, textfile).await,
+        Command::Facts { spec, output } => cmd_facts(&root, spec, user, output).await,
+        Command::Validate { spec } => cmd_validate(&spec),
+        Command::Schema => {
+            println!("{}", spec_schema());
+            exit::OK
+        }
+    }
+}
+
+/// The JSON Schema of the spec, as committed in schema/groundwork.schema.json.
+pub fn spec_schema() -> String {
+    let schema = schemars::schema_for!(spec::Spec);
+    serde_json::to_string_pretty(&schema).expect("a schema always serializes")
+}
+
+fn load(spec: Option<PathBuf>, user: Option<&str>) -> Result<(Spec, SpecSource), i32> {
+    target::load(spec.as_deref(), user).map_err(|e| {
+        eprintln!("error: invalid spec\n{e}");
+        exit::ERROR
+    })
+}
+
+async fn observe(root: &HostRoot, spec: &Spec) -> Result<Facts, i32> {
+    facts::observe(root, spec).await.map_err(|e| {
+        eprintln!("error: {e}\nNothing was judged in sync: fix the cause (permissions, a broken file) and run again.");
+        exit::ERROR
+    })
+}
+
+/// Observes and diffs; the one path that plan, drift and apply share.
+pub async fn make_plan(
+    root: &HostRoot,
+    spec: &Spec,
+    source: &SpecSource,
+) -> Result<(Plan, Facts), i32> {
+    let facts = observe(root, spec).await?;
+    Ok((diff::diff(spec, source, &facts), facts))
+}
+
+fn plan_exit_code(plan: &Plan) -> i32 {
+    if plan.blocked().next().is_some() {
+        exit::BLOCKED
+    } else if plan.changes().next().is_some() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    }
+}
+
+fn print_stdout(text: &str) {
+    let mut out = anstream::stdout();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+async fn cmd_plan(
+    root: &HostRoot,
+    spec: Option<PathBuf>,
+    user: Option<&str>,
+    output: Output,
+    out: Option<PathBuf>,
+) -> i32 {
+    let (spec, source) = match load(spec, user) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let (plan, _) = match make_plan(root, &spec, &source).await {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let json = serde_json::to_string_pretty(&plan).expect("plans serialize");
+    if let Some(path) = out
+        && let Err(e) = crate::atomic::write_user_file(&path, format!("{json}\n").as_bytes())
+    {
+        eprintln!("error: cannot save the plan to {}: {e}", path.display());
+        return exit::ERROR;
+    }
+    match output {
+        Output::Human => print_stdout(&render::human::render_plan(&plan)),
+        Output::Json => println!("{json}"),
+    }
+    plan_exit_code(&plan)
+}
+
+async fn cmd_drift(
+    root: &HostRoot,
+    spec: Option<PathBuf>,
+    user: Option<&str>,
+    output: Output,
+    textfile: Option<PathBuf>,
+) -> i32 {
+    let started = Instant::now();
+    let (spec, source) = match load(spec, user) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let (plan, _) = match make_plan(root, &spec, &source).await {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let out_of_sync: Vec<&str> = plan
+        .resources_out_of_sync()
+        .iter()
+        .map(|r| r.name())
+        .collect();
+    if let Some(path) = &textfile {
+        let info = render::metrics::CheckInfo {
+            plan: &plan,
+            timestamp_seconds: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0),
+            duration_seconds: started.elapsed().as_secs_f64(),
+        };
+        if let Err(e) =
+            crate::atomic::write_user_file(path, render::metrics::render(&info).as_bytes())
+        {
+            eprintln!("error: cannot write metrics to {}: {e}", path.display());
+            return exit::ERROR;
+        }
+    }
+    match output {
+        Output::Json => {
+            let report = serde_json::json!({
+                "format_version": crate::plan::PLAN_FORMAT_VERSION,
+                "in_sync": plan.is_empty(),
+                "user": plan.user,
+                "spec_sha256": plan.spec_sha256,
+                "resources_out_of_sync": out_of_sync,
+                "items": plan.items.iter().map(|i| serde_json::json!({
+                    "id": i.id, "resource": i.resource, "action": i.action, "summary": i.summary,
+                })).collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+        }
+        Output::Human if plan.is_empty() => println!("in sync"),
+        Output::Human => {
+            println!(
+                "drift in {} resource(s): {}",
+                out_of_sync.len(),
+                out_of_sync.join(", ")
+            );
+            for i in &plan.items {
+                let tag = if i.action == crate::plan::Action::Blocked {
+                    "blocked"
+                } else {
+                    "drift"
+                };
+                println!("  {tag}: {}: {}", i.resource.name(), i.summary);
+            }
+        }
+    }
+    if plan.is_empty() {
+        exit::OK
+    } else {
+        exit::CHANGES
+    }
+}
+
+async fn cmd_facts(
+    root: &HostRoot,
+    spec: Option<PathBuf>,
+    user: Option<&str>,
+    output: DataOutput,
+) -> i32 {
+    let (spec, _) = match load(spec, user) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let facts = match observe(root, &spec).await {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    match output {
+        DataOutput::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&facts).expect("facts serialize")
+        ),
+        DataOutput::Yaml => match serde_saphyr::to_string(&facts) {
+            Ok(y) => print!("{y}"),
+            Err(e) => {
+                eprintln!("error: cannot render facts as YAML: {e}");
+                return exit::ERROR;
+            }
+        },
+    }
+    exit::OK
+}
+
+fn cmd_validate(path: &std::path::Path) -> i32 {
+    match spec::load_file(path) {
+        Ok((spec, _)) => {
+            println!(
+                "{}: valid (user {}, k3s {})",
+                path.display(),
+                spec.user.name,
+                spec.k3s.version
+            );
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("error: invalid spec\n{e}");
+            exit::ERROR
+        }
+    }
+}

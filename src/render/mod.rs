@@ -1,0 +1,4 @@
+//! Output for people (plan text with colour and diffs) and for machines (JSON, textfile metrics).
+
+pub mod human;
+pub mod metrics;

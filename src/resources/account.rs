@@ -1,0 +1,144 @@
+//! The target account: it must exist (or be created) and must not be root.
+
+use crate::host_root::HostRoot;
+use crate::plan::{Action, Item, Resource, Step};
+use crate::spec::Spec;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccountFacts {
+    pub name: String,
+    pub exists: bool,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub home: Option<String>,
+    pub home_exists: bool,
+    /// Numeric uids of every account in /etc/passwd, to keep subordinate ranges clear of them.
+    #[serde(skip)]
+    pub all_uids: Vec<u32>,
+}
+
+impl AccountFacts {
+    /// Home directory, or the one `useradd -m` will create.
+    pub fn home_or_default(&self) -> String {
+        self.home
+            .clone()
+            .unwrap_or_else(|| format!("/home/{}", self.name))
+    }
+}
+
+pub struct PasswdEntry {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+}
+
+pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() < 7 || line.starts_with('#') {
+                return None;
+            }
+            Some(PasswdEntry {
+                name: f[0].to_string(),
+                uid: f[2].parse().ok()?,
+                gid: f[3].parse().ok()?,
+                home: f[5].to_string(),
+            })
+        })
+        .collect()
+}
+
+pub fn observe(root: &HostRoot, name: &str) -> std::io::Result<AccountFacts> {
+    let passwd = parse_passwd(&root.read_optional("/etc/passwd")?.unwrap_or_default());
+    let all_uids = passwd.iter().map(|e| e.uid).collect();
+    let mut found = passwd
+        .into_iter()
+        .find(|e| e.name == name)
+        .map(|e| (e.uid, e.gid, e.home));
+    // Accounts from LDAP or systemd-homed are not in /etc/passwd; ask NSS on the live host.
+    if found.is_none()
+        && root.is_live()
+        && let Some(u) = uzers::get_user_by_name(name)
+    {
+        found = Some((
+            u.uid(),
+            u.primary_group_id(),
+            uzers::os::unix::UserExt::home_dir(&u)
+                .to_string_lossy()
+                .into_owned(),
+        ));
+    }
+    let home_exists = found
+        .as_ref()
+        .is_some_and(|(_, _, h)| root.path(h).is_dir());
+    Ok(AccountFacts {
+        name: name.to_string(),
+        exists: found.is_some(),
+        uid: found.as_ref().map(|f| f.0),
+        gid: found.as_ref().map(|f| f.1),
+        home: found.map(|f| f.2),
+        home_exists,
+        all_uids,
+    })
+}
+
+pub fn diff(spec: &Spec, facts: &AccountFacts, items: &mut Vec<Item>) {
+    let name = &spec.user.name;
+    if !facts.exists {
+        if spec.user.create {
+            items.push(
+                Item::change(
+                    Resource::Account,
+                    format!("account/{name}"),
+                    format!("create user {name}"),
+                    Step::CreateUser { user: name.clone() },
+                )
+                .action(Action::Create)
+                .reason("the user does not exist and the spec sets `create: true`")
+                .values(None, Some(format!("{name} (home /home/{name})"))),
+            );
+        } else {
+            items.push(
+                Item::blocked(
+                    Resource::Account,
+                    format!("account/{name}"),
+                    format!("user {name} does not exist"),
+                    format!(
+                        "create it (`useradd -m {name}`), or set `user.create: true` in the spec"
+                    ),
+                )
+                .reason("the spec names a user that is not on this host"),
+            );
+        }
+        return;
+    }
+    if facts.uid == Some(0) {
+        items.push(Item::blocked(
+            Resource::Account,
+            format!("account/{name}"),
+            format!("user {name} has uid 0"),
+            "rootless k3s must run as an unprivileged account; name another user in the spec",
+        ));
+    } else if !facts.home_exists {
+        items.push(
+            Item::blocked(
+                Resource::Account,
+                format!("account/{name}"),
+                format!(
+                    "home directory {} of {name} does not exist",
+                    facts.home_or_default()
+                ),
+                format!(
+                    "create it: `mkhomedir_helper {name}` or `install -d -o {name} -g {name} {}`",
+                    facts.home_or_default()
+                ),
+            )
+            .reason(
+                "k3s keeps its data in ~/.rancher/k3s and the unit lives in ~/.config/systemd/user",
+            ),
+        );
+    }
+}

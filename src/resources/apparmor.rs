@@ -1,0 +1,76 @@
+//! The AppArmor profile that lets the k3s binary create user namespaces, needed where the kernel
+//! restricts unprivileged user namespaces (Ubuntu 24.04 and later).
+
+use crate::host_root::HostRoot;
+use crate::plan::{Implication, Item, Resource, Step};
+use crate::spec::{AppArmorMode, Spec};
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppArmorFacts {
+    pub enabled: bool,
+    /// kernel.apparmor_restrict_unprivileged_userns; None on kernels without it.
+    pub restrict_unprivileged_userns: Option<bool>,
+    pub abi_4: bool,
+    pub profile_path: String,
+    pub profile: Option<String>,
+}
+
+/// `/usr/local/bin/k3s` → `/etc/apparmor.d/usr.local.bin.k3s`, AppArmor's naming convention.
+pub fn profile_path(binary: &str) -> String {
+    format!(
+        "/etc/apparmor.d/{}",
+        binary.trim_start_matches('/').replace('/', ".")
+    )
+}
+
+pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<AppArmorFacts> {
+    let path = profile_path(&spec.k3s.install_path);
+    Ok(AppArmorFacts {
+        enabled: root
+            .read_optional("/sys/module/apparmor/parameters/enabled")?
+            .is_some_and(|v| v.trim() == "Y"),
+        restrict_unprivileged_userns: root
+            .read_optional("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")?
+            .map(|v| v.trim() == "1"),
+        abi_4: root.exists("/etc/apparmor.d/abi/4.0"),
+        profile: root.read_optional(&path)?,
+        profile_path: path,
+    })
+}
+
+pub fn render_profile(binary: &str) -> String {
+    let local = binary.trim_start_matches('/').replace('/', ".");
+    format!(
+        "# Managed by groundwork: allow k3s to create user namespaces (rootless mode).\nabi <abi/4.0>,\ninclude <tunables/global>\n\n{binary} flags=(unconfined) {{\n  userns,\n\n  include if exists <local/{local}>\n}}\n"
+    )
+}
+
+pub fn diff(spec: &Spec, facts: &AppArmorFacts, items: &mut Vec<Item>) {
+    let wanted = match spec.apparmor.profile {
+        AppArmorMode::Never => false,
+        AppArmorMode::Always => true,
+        AppArmorMode::Auto => facts.enabled && facts.restrict_unprivileged_userns == Some(true),
+    };
+    if !wanted {
+        return;
+    }
+    if !facts.enabled || !facts.abi_4 {
+        items.push(Item::blocked(
+            Resource::Apparmor,
+            format!("apparmor{}", facts.profile_path),
+            "AppArmor 4 is not available for the userns profile",
+            "install AppArmor 4 (apparmor package), or set `apparmor.profile: never` and `kernel.apparmor_restrict_unprivileged_userns: 0`",
+        ));
+        return;
+    }
+    let content = render_profile(&spec.k3s.install_path);
+    if facts.profile.as_deref() != Some(content.as_str()) {
+        items.push(
+            Item::change(Resource::Apparmor, format!("file{}", facts.profile_path), format!("install AppArmor profile {}", facts.profile_path), Step::InstallApparmorProfile { path: facts.profile_path.clone(), content: content.clone() })
+                .reason("the kernel restricts unprivileged user namespaces; k3s fails with `fork/exec /proc/self/exe: operation not permitted`")
+                .file(facts.profile.clone(), content)
+                .implies(Implication::RestartUnit),
+        );
+    }
+}

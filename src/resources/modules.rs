@@ -1,0 +1,142 @@
+//! Kernel modules: loaded now (a rootless process cannot modprobe) and listed for every boot.
+
+use crate::host_root::HostRoot;
+use crate::plan::{Item, Resource, Step};
+use crate::spec::Spec;
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+pub const MANAGED_FILE: &str = "/etc/modules-load.d/groundwork.conf";
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModulesFacts {
+    pub kernel_release: String,
+    /// False when the kernel has no loadable module support (/proc/modules is absent).
+    pub loadable_support: bool,
+    pub loaded: BTreeSet<String>,
+    pub builtin: BTreeSet<String>,
+    /// Modules that modprobe can find for this kernel (modules.dep).
+    pub available: BTreeSet<String>,
+    pub managed_file: Option<String>,
+}
+
+/// Module names use `_` in /proc/modules but may use `-` in file names.
+pub fn canonical(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+/// `kernel/net/bridge/br_netfilter.ko.xz` → `br_netfilter`.
+fn name_from_path(path: &str) -> Option<String> {
+    let file = path.rsplit('/').next()?;
+    let stem = file.split(".ko").next()?;
+    (!stem.is_empty()).then(|| canonical(stem))
+}
+
+pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<ModulesFacts> {
+    let release = root.read("/proc/sys/kernel/osrelease")?.trim().to_string();
+    let proc_modules = root.read_optional("/proc/modules")?;
+    let loaded = proc_modules
+        .as_deref()
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(canonical))
+        .collect();
+    let dir = format!("/lib/modules/{release}");
+    let builtin = root
+        .read_optional(format!("{dir}/modules.builtin"))?
+        .unwrap_or_default()
+        .lines()
+        .filter_map(name_from_path)
+        .collect();
+    let mut available: BTreeSet<String> = root
+        .read_optional(format!("{dir}/modules.dep"))?
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(':').next().and_then(name_from_path))
+        .collect();
+    // Built-in modules with parameters show in /sys/module even without modules.builtin.
+    for m in &spec.modules {
+        if root.exists(format!("/sys/module/{}", canonical(m))) {
+            available.insert(canonical(m));
+        }
+    }
+    Ok(ModulesFacts {
+        kernel_release: release,
+        loadable_support: proc_modules.is_some(),
+        loaded,
+        builtin,
+        available,
+        managed_file: root.read_optional(MANAGED_FILE)?,
+    })
+}
+
+pub fn render_file(spec: &Spec) -> String {
+    let mut out = String::from("# Managed by groundwork: kernel modules for rootless k3s.\n");
+    for m in &spec.modules {
+        out.push_str(m);
+        out.push('\n');
+    }
+    out
+}
+
+pub fn diff(spec: &Spec, facts: &ModulesFacts, items: &mut Vec<Item>) {
+    if spec.modules.is_empty() {
+        return;
+    }
+    let mut unavailable = Vec::new();
+    for m in &spec.modules {
+        let c = canonical(m);
+        if facts.loaded.contains(&c) || facts.builtin.contains(&c) {
+            continue;
+        }
+        if facts.available.contains(&c) && facts.loadable_support {
+            items.push(
+                Item::change(
+                    Resource::Modules,
+                    format!("module/{m}"),
+                    format!("load kernel module {m}"),
+                    Step::LoadModule { name: m.clone() },
+                )
+                .reason("not loaded, and an unprivileged k3s cannot load it")
+                .values(Some("not loaded".into()), Some("loaded".into())),
+            );
+        } else if !facts.available.contains(&c) {
+            unavailable.push(m.as_str());
+        }
+    }
+    if !unavailable.is_empty() {
+        let release = &facts.kernel_release;
+        let (summary, fix) = if facts.loadable_support {
+            (
+                format!("kernel {release} has no module {}", unavailable.join(", ")),
+                format!(
+                    "install the modules package for kernel {release} (linux-modules-extra-{release} on Ubuntu), or remove these from the spec"
+                ),
+            )
+        } else {
+            (
+                format!("kernel {release} cannot load modules and does not show {} as built in", unavailable.join(", ")),
+                "boot a kernel with loadable module support, or remove these from the spec if this kernel has them built in".to_string(),
+            )
+        };
+        items.push(
+            Item::blocked(Resource::Modules, "modules/unavailable", summary, fix)
+                .reason("rootless k3s needs them for networking, fuse-overlayfs and tun"),
+        );
+    }
+    let content = render_file(spec);
+    if facts.managed_file.as_deref() != Some(content.as_str()) {
+        items.push(
+            Item::change(
+                Resource::Modules,
+                format!("file{MANAGED_FILE}"),
+                format!("write {MANAGED_FILE}"),
+                Step::WriteModulesFile {
+                    content: content.clone(),
+                },
+            )
+            .reason("the modules would not be loaded after a reboot")
+            .file(facts.managed_file.clone(), content),
+        );
+    }
+}

@@ -1,0 +1,297 @@
+//! Packages, by logical name, resolved per distribution family; and the id-mapping tools they
+//! provide, which only work when setuid root or with file capabilities.
+
+use crate::host_root::HostRoot;
+use crate::plan::{Action, Item, Resource, Step};
+use crate::spec::Spec;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    Debian,
+    RedHat,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OsRelease {
+    pub id: String,
+    pub id_like: Vec<String>,
+    pub version_id: String,
+    pub pretty_name: String,
+}
+
+pub fn parse_os_release(text: &str) -> OsRelease {
+    let mut map = BTreeMap::new();
+    for line in text.lines() {
+        if let Some((k, v)) = line.split_once('=') {
+            map.insert(
+                k.trim().to_string(),
+                v.trim().trim_matches('"').trim_matches('\'').to_string(),
+            );
+        }
+    }
+    let get = |k: &str| map.get(k).cloned().unwrap_or_default();
+    OsRelease {
+        id: get("ID"),
+        id_like: get("ID_LIKE")
+            .split_whitespace()
+            .map(String::from)
+            .collect(),
+        version_id: get("VERSION_ID"),
+        pretty_name: get("PRETTY_NAME"),
+    }
+}
+
+pub fn family(os: &OsRelease) -> Family {
+    let ids = std::iter::once(os.id.as_str()).chain(os.id_like.iter().map(String::as_str));
+    for id in ids {
+        match id {
+            "debian" | "ubuntu" => return Family::Debian,
+            "fedora" | "rhel" | "centos" | "rocky" | "almalinux" => return Family::RedHat,
+            _ => {}
+        }
+    }
+    Family::Unknown
+}
+
+/// The distribution's name for a logical package name. Names not in the table are the same
+/// everywhere.
+pub fn resolve(logical: &str, family: Family) -> String {
+    let redhat = match logical {
+        "uidmap" => "shadow-utils",
+        "dbus-user-session" => "dbus-daemon",
+        "iptables" => "iptables-nft",
+        "fuse3" => "fuse3",
+        other => other,
+    };
+    match family {
+        Family::RedHat => redhat.to_string(),
+        _ => logical.to_string(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IdmapTool {
+    pub path: String,
+    pub present: bool,
+    pub setuid_root: bool,
+    pub file_caps: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PackageFacts {
+    pub os: OsRelease,
+    pub family: Family,
+    /// Distribution package name → installed version, for the spec's packages.
+    pub installed: BTreeMap<String, Option<String>>,
+    pub newuidmap: IdmapTool,
+    pub newgidmap: IdmapTool,
+}
+
+/// Installed packages from dpkg's status database: paragraphs whose Status ends in `installed`.
+pub fn parse_dpkg_status(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for para in text.split("\n\n") {
+        let (mut name, mut status, mut version) = (None, None, None);
+        for line in para.lines() {
+            if let Some(v) = line.strip_prefix("Package: ") {
+                name = Some(v.trim());
+            } else if let Some(v) = line.strip_prefix("Status: ") {
+                status = Some(v.trim());
+            } else if let Some(v) = line.strip_prefix("Version: ") {
+                version = Some(v.trim());
+            }
+        }
+        if let (Some(n), Some(s), Some(v)) = (name, status, version)
+            && s.ends_with(" installed")
+            && s.starts_with("install ")
+        {
+            out.insert(n.to_string(), v.to_string());
+        }
+    }
+    out
+}
+
+fn idmap_tool(root: &HostRoot, path: &str) -> std::io::Result<IdmapTool> {
+    let full = root.path(path);
+    let meta = match std::fs::metadata(&full) {
+        Ok(m) => Some(m),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!("cannot stat {path}: {e}"),
+            ));
+        }
+    };
+    let setuid_root = meta
+        .as_ref()
+        .is_some_and(|m| m.uid() == 0 && m.mode() & 0o4000 != 0);
+    let file_caps = meta.is_some() && has_xattr(&full, "security.capability");
+    Ok(IdmapTool {
+        path: path.into(),
+        present: meta.is_some(),
+        setuid_root,
+        file_caps,
+    })
+}
+
+fn has_xattr(path: &std::path::Path, name: &str) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(p) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    let n = std::ffi::CString::new(name).expect("static name");
+    // SAFETY: both are valid NUL-terminated strings; a null buffer of size 0 only asks the size.
+    let r = unsafe { libc::getxattr(p.as_ptr(), n.as_ptr(), std::ptr::null_mut(), 0) };
+    r > 0
+}
+
+pub async fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<PackageFacts> {
+    let os = parse_os_release(
+        &root
+            .read_optional("/etc/os-release")?
+            .or(root.read_optional("/usr/lib/os-release")?)
+            .unwrap_or_default(),
+    );
+    let family = family(&os);
+    let names: Vec<String> = spec.packages.iter().map(|p| resolve(p, family)).collect();
+    let installed = match family {
+        Family::Debian => {
+            let db = parse_dpkg_status(&root.read("/var/lib/dpkg/status")?);
+            names
+                .iter()
+                .map(|n| (n.clone(), db.get(n).cloned()))
+                .collect()
+        }
+        Family::RedHat => rpm_query(root, &names).await?,
+        Family::Unknown => names.iter().map(|n| (n.clone(), None)).collect(),
+    };
+    Ok(PackageFacts {
+        os,
+        family,
+        installed,
+        newuidmap: idmap_tool(root, "/usr/bin/newuidmap")?,
+        newgidmap: idmap_tool(root, "/usr/bin/newgidmap")?,
+    })
+}
+
+/// The rpm database is SQLite or Berkeley DB; `rpm -q` is its only stable reader.
+async fn rpm_query(
+    root: &HostRoot,
+    names: &[String],
+) -> std::io::Result<BTreeMap<String, Option<String>>> {
+    let mut out: BTreeMap<String, Option<String>> =
+        names.iter().map(|n| (n.clone(), None)).collect();
+    if names.is_empty() {
+        return Ok(out);
+    }
+    let output = tokio::process::Command::new("/usr/bin/rpm")
+        .arg("--root")
+        .arg(root.base())
+        .args(["-q", "--qf", "%{NAME} %{VERSION}-%{RELEASE}\\n"])
+        .args(names)
+        .env_clear()
+        .output()
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot run /usr/bin/rpm: {e}")))?;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        if let Some((n, v)) = line.split_once(' ')
+            && let Some(slot) = out.get_mut(n)
+        {
+            *slot = Some(v.to_string());
+        }
+    }
+    Ok(out)
+}
+
+pub fn diff(spec: &Spec, facts: &PackageFacts, items: &mut Vec<Item>) {
+    if spec.packages.is_empty() {
+        return;
+    }
+    if facts.family == Family::Unknown {
+        items.push(Item::blocked(
+            Resource::Packages,
+            "packages",
+            format!(
+                "groundwork cannot install packages on {} (ID={})",
+                if facts.os.pretty_name.is_empty() {
+                    "this distribution"
+                } else {
+                    &facts.os.pretty_name
+                },
+                facts.os.id
+            ),
+            format!(
+                "install {} by hand; Debian, Ubuntu, Fedora and RHEL-like hosts are supported",
+                spec.packages.join(", ")
+            ),
+        ));
+        return;
+    }
+    let missing: Vec<String> = facts
+        .installed
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(n, _)| n.clone())
+        .collect();
+    if !missing.is_empty() {
+        items.push(
+            Item::change(
+                Resource::Packages,
+                "packages",
+                format!("install {}", missing.join(", ")),
+                Step::InstallPackages {
+                    names: missing.clone(),
+                },
+            )
+            .action(Action::Create)
+            .reason("required by rootless k3s and not installed")
+            .values(Some("not installed".into()), Some(missing.join(", "))),
+        );
+    }
+    // Installed but unusable id-mapping tools cannot be fixed by installing again.
+    let uidmap_pkg = resolve("uidmap", facts.family);
+    let uidmap_installed = facts
+        .installed
+        .get(&uidmap_pkg)
+        .is_some_and(Option::is_some);
+    for tool in [&facts.newuidmap, &facts.newgidmap] {
+        if uidmap_installed && tool.present && !tool.setuid_root && !tool.file_caps {
+            items.push(Item::blocked(
+                Resource::Packages,
+                format!("packages{}", tool.path),
+                format!("{} is neither setuid root nor has file capabilities", tool.path),
+                format!("reinstall {uidmap_pkg} (`apt-get install --reinstall {uidmap_pkg}` or `dnf reinstall {uidmap_pkg}`), or `chmod u+s {}`", tool.path),
+            ).reason("without them newuidmap cannot map the subordinate ids"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dpkg_status_only_counts_installed() {
+        let db = "Package: uidmap\nStatus: install ok installed\nVersion: 1:4.13+dfsg1-1+b1\n\nPackage: slirp4netns\nStatus: deinstall ok config-files\nVersion: 1.2.0-1\n\nPackage: gone\nStatus: purge ok not-installed\n";
+        let got = parse_dpkg_status(db);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got["uidmap"], "1:4.13+dfsg1-1+b1");
+    }
+
+    #[test]
+    fn families_and_names() {
+        let ubuntu = parse_os_release("ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"24.04\"\n");
+        assert_eq!(family(&ubuntu), Family::Debian);
+        let rocky = parse_os_release("ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n");
+        assert_eq!(family(&rocky), Family::RedHat);
+        assert_eq!(resolve("uidmap", Family::RedHat), "shadow-utils");
+        assert_eq!(resolve("uidmap", Family::Debian), "uidmap");
+        assert_eq!(family(&parse_os_release("ID=alpine\n")), Family::Unknown);
+    }
+}

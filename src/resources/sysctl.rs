@@ -1,0 +1,240 @@
+//! Kernel parameters: the runtime value in /proc/sys and the persisted value that
+//! systemd-sysctl will apply at the next boot, following its order of precedence.
+
+use crate::host_root::HostRoot;
+use crate::plan::{Item, Resource, Step};
+use crate::spec::{Spec, SysctlSetting};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The file groundwork owns. Later files (by name) override it; those overrides are reported.
+pub const MANAGED_FILE: &str = "/etc/sysctl.d/90-groundwork.conf";
+
+/// Directories systemd-sysctl reads, highest priority first. A file name in an earlier
+/// directory masks the same name in later ones; all files then apply in name order.
+const SYSCTL_DIRS: [&str; 5] = [
+    "/etc/sysctl.d",
+    "/run/sysctl.d",
+    "/usr/local/lib/sysctl.d",
+    "/usr/lib/sysctl.d",
+    "/lib/sysctl.d",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Persisted {
+    pub file: String,
+    pub line: usize,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyFacts {
+    /// None when the kernel has no such key.
+    pub runtime: Option<String>,
+    /// The value that wins at boot, and where it comes from.
+    pub persisted: Option<Persisted>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SysctlFacts {
+    pub keys: BTreeMap<String, KeyFacts>,
+    pub managed_file: Option<String>,
+}
+
+/// Values compare with whitespace collapsed: /proc prints tabs where files have spaces.
+pub fn normalize(v: &str) -> String {
+    v.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+pub fn proc_path(key: &str) -> String {
+    format!("/proc/sys/{}", key.replace('.', "/"))
+}
+
+/// Config files in the order systemd-sysctl applies them (later wins), then /etc/sysctl.conf,
+/// which procps' `sysctl --system` reads last.
+fn config_files(root: &HostRoot) -> std::io::Result<Vec<String>> {
+    let mut by_name: BTreeMap<String, String> = BTreeMap::new();
+    for dir in SYSCTL_DIRS.iter().rev() {
+        for name in root.list_dir(dir)? {
+            if name.ends_with(".conf") {
+                by_name.insert(name.clone(), format!("{dir}/{name}"));
+            }
+        }
+    }
+    let mut files: Vec<String> = by_name.into_values().collect();
+    if root.exists("/etc/sysctl.conf") {
+        files.push("/etc/sysctl.conf".into());
+    }
+    Ok(files)
+}
+
+/// `key = value` lines; keys may use `/` as separator; a leading `-` only silences errors.
+pub fn parse_conf(text: &str) -> Vec<(usize, String, String)> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                return None;
+            }
+            let (k, v) = line.split_once('=')?;
+            let k = k.trim().trim_start_matches('-').replace('/', ".");
+            Some((i + 1, k, normalize(v)))
+        })
+        .collect()
+}
+
+pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<SysctlFacts> {
+    let mut persisted: BTreeMap<String, Persisted> = BTreeMap::new();
+    for file in config_files(root)? {
+        let Some(text) = root.read_optional(&file)? else {
+            continue;
+        };
+        for (line, key, value) in parse_conf(&text) {
+            if spec.sysctls.contains_key(&key) {
+                persisted.insert(
+                    key,
+                    Persisted {
+                        file: file.clone(),
+                        line,
+                        value,
+                    },
+                );
+            }
+        }
+    }
+    let mut keys = BTreeMap::new();
+    for key in spec.sysctls.keys() {
+        let runtime = root.read_optional(proc_path(key))?.map(|v| normalize(&v));
+        keys.insert(
+            key.clone(),
+            KeyFacts {
+                runtime,
+                persisted: persisted.remove(key),
+            },
+        );
+    }
+    Ok(SysctlFacts {
+        keys,
+        managed_file: root.read_optional(MANAGED_FILE)?,
+    })
+}
+
+/// The value the host should have: the spec's, or for an `at_least` key the higher of the
+/// spec's and the current one (so a host's larger limit is kept, and persisted as it is).
+pub fn wanted(setting: &SysctlSetting, runtime: Option<&str>) -> String {
+    let want = normalize(&setting.value());
+    if setting.at_least()
+        && let (Ok(w), Some(Ok(now))) = (want.parse::<i64>(), runtime.map(str::parse::<i64>))
+    {
+        return w.max(now).to_string();
+    }
+    want
+}
+
+/// The managed file's content for the keys this kernel has.
+pub fn render_file(spec: &Spec, facts: &SysctlFacts) -> String {
+    let mut out = String::from(
+        "# Managed by groundwork: rootless k3s prerequisites. Local edits are reverted.\n",
+    );
+    for (key, setting) in &spec.sysctls {
+        let runtime = facts.keys.get(key).and_then(|k| k.runtime.as_deref());
+        if runtime.is_some() || !setting.optional() {
+            out.push_str(&format!("{key} = {}\n", wanted(setting, runtime)));
+        }
+    }
+    out
+}
+
+pub fn diff(spec: &Spec, facts: &SysctlFacts, items: &mut Vec<Item>) {
+    if spec.sysctls.is_empty() {
+        return;
+    }
+    for (key, setting) in &spec.sysctls {
+        let kf = &facts.keys[key];
+        let want = wanted(setting, kf.runtime.as_deref());
+        match &kf.runtime {
+            None if setting.optional() => {}
+            None => items.push(Item::blocked(
+                Resource::Sysctl,
+                format!("sysctl/{key}"),
+                format!("the kernel has no sysctl {key}"),
+                format!("use a kernel that has {key}, or mark it `{{ value: {want}, optional: true }}` if it only exists on some kernels"),
+            )),
+            Some(now) if *now != want => items.push(
+                Item::change(Resource::Sysctl, format!("sysctl/{key}"), format!("set {key} = {want}"), Step::SetSysctl { key: key.clone(), value: want.clone() })
+                    .reason(format!("{} reads {now}", proc_path(key)))
+                    .values(Some(now.clone()), Some(want.clone())),
+            ),
+            Some(_) => {}
+        }
+    }
+    let content = render_file(spec, facts);
+    if facts.managed_file.as_deref() != Some(content.as_str()) {
+        items.push(
+            Item::change(
+                Resource::Sysctl,
+                format!("file{MANAGED_FILE}"),
+                format!("write {MANAGED_FILE}"),
+                Step::WriteSysctlFile {
+                    content: content.clone(),
+                },
+            )
+            .reason(if facts.managed_file.is_some() {
+                "the file differs from the spec"
+            } else {
+                "the values are not persisted, so a reboot would lose them"
+            })
+            .file(facts.managed_file.clone(), content),
+        );
+    }
+    // A file that sorts after ours (or /etc/sysctl.conf) wins at boot; we do not edit other
+    // people's files, so this is for a person to resolve.
+    for (key, setting) in &spec.sysctls {
+        let want = wanted(setting, facts.keys[key].runtime.as_deref());
+        if let Some(p) = &facts.keys[key].persisted
+            && p.value != want
+            && applies_after_managed_file(&p.file)
+        {
+            items.push(Item::blocked(
+                Resource::Sysctl,
+                format!("sysctl/{key}/override"),
+                format!(
+                    "{}:{} sets {key} = {} and overrides {MANAGED_FILE} at boot",
+                    p.file, p.line, p.value
+                ),
+                format!("remove that line, or set it to {want}"),
+            ));
+        }
+    }
+}
+
+/// Whether a config file is applied after the managed one (and so wins over it).
+fn applies_after_managed_file(file: &str) -> bool {
+    let managed_name = MANAGED_FILE.rsplit('/').next().unwrap_or(MANAGED_FILE);
+    file == "/etc/sysctl.conf"
+        || file
+            .rsplit('/')
+            .next()
+            .is_some_and(|name| name > managed_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sysctl_conf_syntax() {
+        let got = parse_conf(
+            "# c\n; c\nnet.ipv4.ip_forward=1\n -user/max_user_namespaces =  28633 \nnet.ipv4.ping_group_range = 0\t2147483647\nbogus\n",
+        );
+        assert_eq!(
+            got,
+            vec![
+                (3, "net.ipv4.ip_forward".into(), "1".into()),
+                (4, "user.max_user_namespaces".into(), "28633".into()),
+                (5, "net.ipv4.ping_group_range".into(), "0 2147483647".into()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,45 @@
+//! Which spec and which user a command works on.
+
+use crate::spec::{self, Spec, SpecError, SpecSource};
+use std::path::Path;
+
+/// Loads the spec the user named, or the embedded default. The default targets the invoking
+/// user when that user is not root (rootless k3s runs as you), and its own `k3s` account when
+/// run as root. `--user` overrides either.
+pub fn load(
+    path: Option<&Path>,
+    user_override: Option<&str>,
+) -> Result<(Spec, SpecSource), SpecError> {
+    let (mut spec, source) = match path {
+        Some(p) => spec::load_file(p)?,
+        None => {
+            let (mut spec, source) = spec::load_default();
+            if let Some(name) = invoking_user_name() {
+                spec.user.name = name;
+                spec.user.create = false;
+            }
+            (spec, source)
+        }
+    };
+    if let Some(name) = user_override {
+        spec.user.name = name.to_string();
+        spec.user.create = false;
+        let problems = spec::validate(&spec);
+        if let Some((_, msg, _)) = problems.into_iter().next() {
+            return Err(SpecError::from_flag("--user", msg));
+        }
+    }
+    Ok((spec, source))
+}
+
+/// The invoking user's name, or None for root (and for a uid with no name).
+fn invoking_user_name() -> Option<String> {
+    let uid = nix::unistd::getuid();
+    if uid.is_root() {
+        return None;
+    }
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+}
