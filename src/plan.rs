@@ -5,6 +5,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Version of the JSON shape of `plan --output json`; bumped on incompatible changes.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -91,12 +92,14 @@ pub enum Implication {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "step", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
+    /// Distribution package names, already resolved.
     InstallPackages {
         names: Vec<String>,
     },
     CreateUser {
         user: String,
     },
+    /// The same range goes to /etc/subuid (`uids`) and /etc/subgid (`gids`).
     AddSubids {
         user: String,
         start: u32,
@@ -108,17 +111,19 @@ pub enum Step {
         key: String,
         value: String,
     },
+    /// The whole managed sysctl.d file, rendered from these settings.
     WriteSysctlFile {
-        content: String,
+        settings: BTreeMap<String, String>,
     },
     LoadModule {
         name: String,
     },
     WriteModulesFile {
-        content: String,
+        names: Vec<String>,
     },
+    /// The user@.service drop-in, followed by daemon-reload.
     WriteDelegation {
-        content: String,
+        controllers: Vec<String>,
     },
     RestartUserManager {
         user: String,
@@ -126,9 +131,9 @@ pub enum Step {
     EnableLinger {
         user: String,
     },
+    /// The userns profile for this binary path.
     InstallApparmorProfile {
-        path: String,
-        content: String,
+        binary: String,
     },
     InstallK3s {
         version: String,

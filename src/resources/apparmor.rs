@@ -67,7 +67,7 @@ pub fn diff(spec: &Spec, facts: &AppArmorFacts, items: &mut Vec<Item>) {
     let content = render_profile(&spec.k3s.install_path);
     if facts.profile.as_deref() != Some(content.as_str()) {
         items.push(
-            Item::change(Resource::Apparmor, format!("file{}", facts.profile_path), format!("install AppArmor profile {}", facts.profile_path), Step::InstallApparmorProfile { path: facts.profile_path.clone(), content: content.clone() })
+            Item::change(Resource::Apparmor, format!("file{}", facts.profile_path), format!("install AppArmor profile {}", facts.profile_path), Step::InstallApparmorProfile { binary: spec.k3s.install_path.clone() })
                 .reason("the kernel restricts unprivileged user namespaces; k3s fails with `fork/exec /proc/self/exe: operation not permitted`")
                 .file(facts.profile.clone(), content)
                 .implies(Implication::RestartUnit),

@@ -33,10 +33,10 @@ pub fn observe(root: &HostRoot, account: &AccountFacts) -> std::io::Result<Deleg
     })
 }
 
-pub fn render_dropin(spec: &Spec) -> String {
+pub fn render_dropin(controllers: &[String]) -> String {
     format!(
         "# Managed by groundwork: delegate cgroup v2 controllers to user managers (rootless k3s).\n[Service]\nDelegate={}\n",
-        spec.cgroup.delegate.join(" ")
+        controllers.join(" ")
     )
 }
 
@@ -45,7 +45,7 @@ pub fn diff(spec: &Spec, facts: &DelegationFacts, items: &mut Vec<Item>) {
         return;
     }
     let user = &spec.user.name;
-    let content = render_dropin(spec);
+    let content = render_dropin(&spec.cgroup.delegate);
     let dropin_changes = facts.dropin.as_deref() != Some(content.as_str());
     if dropin_changes {
         let mut item = Item::change(
@@ -53,7 +53,7 @@ pub fn diff(spec: &Spec, facts: &DelegationFacts, items: &mut Vec<Item>) {
             format!("file{DROPIN}"),
             format!("write {DROPIN}"),
             Step::WriteDelegation {
-                content: content.clone(),
+                controllers: spec.cgroup.delegate.clone(),
             },
         )
         .reason("without delegated controllers the rootless kubelet does not start")

@@ -70,9 +70,9 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<ModulesFacts> {
     })
 }
 
-pub fn render_file(spec: &Spec) -> String {
+pub fn render_file(names: &[String]) -> String {
     let mut out = String::from("# Managed by groundwork: kernel modules for rootless k3s.\n");
-    for m in &spec.modules {
+    for m in names {
         out.push_str(m);
         out.push('\n');
     }
@@ -124,7 +124,7 @@ pub fn diff(spec: &Spec, facts: &ModulesFacts, items: &mut Vec<Item>) {
                 .reason("rootless k3s needs them for networking, fuse-overlayfs and tun"),
         );
     }
-    let content = render_file(spec);
+    let content = render_file(&spec.modules);
     if facts.managed_file.as_deref() != Some(content.as_str()) {
         items.push(
             Item::change(
@@ -132,7 +132,7 @@ pub fn diff(spec: &Spec, facts: &ModulesFacts, items: &mut Vec<Item>) {
                 format!("file{MANAGED_FILE}"),
                 format!("write {MANAGED_FILE}"),
                 Step::WriteModulesFile {
-                    content: content.clone(),
+                    names: spec.modules.clone(),
                 },
             )
             .reason("the modules would not be loaded after a reboot")

@@ -132,16 +132,26 @@ pub fn wanted(setting: &SysctlSetting, runtime: Option<&str>) -> String {
     want
 }
 
-/// The managed file's content for the keys this kernel has.
-pub fn render_file(spec: &Spec, facts: &SysctlFacts) -> String {
-    let mut out = String::from(
-        "# Managed by groundwork: rootless k3s prerequisites. Local edits are reverted.\n",
-    );
+/// The settings to persist: every key this kernel has, and every non-optional one.
+pub fn persisted_settings(spec: &Spec, facts: &SysctlFacts) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
     for (key, setting) in &spec.sysctls {
         let runtime = facts.keys.get(key).and_then(|k| k.runtime.as_deref());
         if runtime.is_some() || !setting.optional() {
-            out.push_str(&format!("{key} = {}\n", wanted(setting, runtime)));
+            out.insert(key.clone(), wanted(setting, runtime));
         }
+    }
+    out
+}
+
+/// The managed file's content. The helper renders it from the same settings, so what the plan
+/// shows is exactly what gets written.
+pub fn render_file(settings: &BTreeMap<String, String>) -> String {
+    let mut out = String::from(
+        "# Managed by groundwork: rootless k3s prerequisites. Local edits are reverted.\n",
+    );
+    for (key, value) in settings {
+        out.push_str(&format!("{key} = {value}\n"));
     }
     out
 }
@@ -169,7 +179,8 @@ pub fn diff(spec: &Spec, facts: &SysctlFacts, items: &mut Vec<Item>) {
             Some(_) => {}
         }
     }
-    let content = render_file(spec, facts);
+    let settings = persisted_settings(spec, facts);
+    let content = render_file(&settings);
     if facts.managed_file.as_deref() != Some(content.as_str()) {
         items.push(
             Item::change(
@@ -177,7 +188,7 @@ pub fn diff(spec: &Spec, facts: &SysctlFacts, items: &mut Vec<Item>) {
                 format!("file{MANAGED_FILE}"),
                 format!("write {MANAGED_FILE}"),
                 Step::WriteSysctlFile {
-                    content: content.clone(),
+                    settings: settings.clone(),
                 },
             )
             .reason(if facts.managed_file.is_some() {

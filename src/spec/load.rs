@@ -335,15 +335,26 @@ mod tests {
         let mut bomb = String::from("[&a0 [1,1,1,1,1,1,1,1,1,1]");
         for i in 1..10 {
             let p = i - 1;
-            bomb.push_str(&format!(", &a{i} [*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p}]"));
+            bomb.push_str(&format!(
+                ", &a{i} [*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p}]"
+            ));
         }
         bomb.push(']');
         let doc = format!("user: {{ name: k3s }}\n{K3S}sysctls:\n  net.core.x: {bomb}\n");
         let started = std::time::Instant::now();
         let e = err(&doc);
-        assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "took {:?}",
+            started.elapsed()
+        );
         assert_eq!(e.problems[0].line, Some(4), "{e}");
-        assert!(e.problems[0].message.contains("too large once its aliases are expanded"), "{e}");
+        assert!(
+            e.problems[0]
+                .message
+                .contains("too large once its aliases are expanded"),
+            "{e}"
+        );
     }
 
     #[test]
