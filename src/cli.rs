@@ -89,10 +89,53 @@ pub enum Command {
         #[arg(long, short, value_enum, default_value_t = DataOutput::Yaml)]
         output: DataOutput,
     },
+    /// Make the host match the spec: plan, confirm, execute in order, observe again.
+    ///
+    /// Exits 0 converged, 1 failed or not converged, 3 blocked, 75 when another run holds the
+    /// lock and --no-wait is given. With --detailed-exitcodes: 2 changed, 4 failed, 6 both.
+    Apply {
+        /// A spec, or a plan saved by `plan --out` (refused if the host changed since).
+        spec: Option<PathBuf>,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+        /// Puppet-style exit codes: 0 no change, 2 changed, 4 failed, 6 changed and failed.
+        #[arg(long)]
+        detailed_exitcodes: bool,
+        /// Exit 75 at once if another run holds the lock, instead of waiting.
+        #[arg(long)]
+        no_wait: bool,
+        /// JSON Lines: the plan, one event per step, and a summary.
+        #[arg(long, short, value_enum, default_value_t = Output::Human)]
+        output: Output,
+        /// The privileged helper, run through `sudo -n` when groundwork is not root.
+        #[arg(long, value_name = "PATH", default_value = crate::apply::privilege::DEFAULT_HELPER)]
+        helper: String,
+    },
     /// Parse and check a spec. Touches nothing.
     Validate { spec: PathBuf },
+    /// The privileged helper's setup.
+    #[command(subcommand)]
+    Helper(HelperCommand),
+    /// Internal: write stdin to a file as the invoking user (used when root acts for a user).
+    #[command(hide = true)]
+    WriteUserFile {
+        path: PathBuf,
+        #[arg(long)]
+        remove: bool,
+    },
     /// Print the JSON Schema of the spec.
     Schema,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HelperCommand {
+    /// Print the sudoers line that lets USER run exactly the helper, without a password.
+    Sudoers {
+        user: String,
+        #[arg(long, value_name = "PATH", default_value = crate::apply::privilege::DEFAULT_HELPER)]
+        helper: String,
+    },
 }
 
 pub fn run() -> i32 {
@@ -147,6 +190,32 @@ async fn dispatch(cli: Cli) -> i32 {
         } => cmd_drift(&root, spec, user, output, textfile).await,
         Command::Facts { spec, output } => cmd_facts(&root, spec, user, output).await,
         Command::Validate { spec } => cmd_validate(&spec),
+        Command::Apply {
+            spec,
+            yes,
+            detailed_exitcodes,
+            no_wait,
+            output,
+            helper,
+        } => {
+            let opts = crate::apply::run::Options {
+                yes,
+                detailed_exitcodes,
+                no_wait,
+                json: output == Output::Json,
+                helper,
+            };
+            cmd_apply(&root, spec, user, &opts).await
+        }
+        Command::Helper(HelperCommand::Sudoers { user, helper }) => {
+            if !crate::names::is_user_name(&user) {
+                eprintln!("error: {user:?} is not a valid user name");
+                return exit::ERROR;
+            }
+            println!("{}", crate::apply::privilege::sudoers_line(&user, &helper));
+            exit::OK
+        }
+        Command::WriteUserFile { path, remove } => cmd_write_user_file(&path, remove),
         Command::Schema => {
             println!("{}", spec_schema());
             exit::OK
@@ -332,6 +401,68 @@ async fn cmd_facts(
         },
     }
     exit::OK
+}
+
+async fn cmd_apply(
+    root: &HostRoot,
+    spec: Option<PathBuf>,
+    user: Option<&str>,
+    opts: &crate::apply::run::Options,
+) -> i32 {
+    // A saved plan carries its spec; anything else is a spec.
+    let saved = spec
+        .as_ref()
+        .and_then(|p| std::fs::read(p).ok())
+        .and_then(|b| serde_json::from_slice::<crate::apply::run::SavedPlan>(&b).ok());
+    let (spec, source, saved_plan) = match saved {
+        Some(s) => {
+            let source = SpecSource {
+                name: s.spec_name,
+                text: s.spec_text,
+            };
+            match spec::parse(&source) {
+                Ok(mut parsed) => {
+                    if parsed.user.name != s.saved_plan.user {
+                        // The embedded default was planned for the invoking user.
+                        parsed.user.name = s.saved_plan.user.clone();
+                        parsed.user.create = false;
+                    }
+                    (parsed, source, Some(s.saved_plan))
+                }
+                Err(e) => {
+                    eprintln!("error: the saved plan's spec is invalid\n{e}");
+                    return exit::ERROR;
+                }
+            }
+        }
+        None => match load(spec, user) {
+            Ok((s, src)) => (s, src, None),
+            Err(code) => return code,
+        },
+    };
+    crate::apply::run::run(root, &spec, &source, saved_plan, opts).await
+}
+
+fn cmd_write_user_file(path: &std::path::Path, remove: bool) -> i32 {
+    use std::io::Read;
+    let result = if remove {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    } else {
+        let mut data = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut data)
+            .and_then(|_| crate::atomic::write_user_file(path, &data))
+    };
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            exit::ERROR
+        }
+    }
 }
 
 fn cmd_validate(path: &std::path::Path) -> i32 {

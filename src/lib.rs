@@ -4,6 +4,7 @@
 //!                      ├─diff──▶ Plan ──apply──▶ host
 //! host ──observe──▶ Facts
 
+pub mod apply;
 pub mod atomic;
 pub mod cli;
 pub mod diff;
@@ -12,6 +13,7 @@ pub mod facts;
 pub mod host_root;
 pub mod names;
 pub mod plan;
+pub mod privileged;
 pub mod render;
 pub mod resources;
 pub mod spec;

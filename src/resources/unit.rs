@@ -19,6 +19,8 @@ pub struct UnitFacts {
     pub active: bool,
     /// The user's systemd manager is running (its private socket exists).
     pub manager_running: bool,
+    /// An earlier apply changed something k3s reads at start and did not get to restart it.
+    pub pending_restart: bool,
 }
 
 pub fn unit_path(home: &str) -> String {
@@ -54,6 +56,7 @@ pub fn observe(root: &HostRoot, account: &AccountFacts) -> std::io::Result<UnitF
     Ok(UnitFacts {
         content: root.read_optional(&path)?,
         enabled: root.exists(wants_link(&home)),
+        pending_restart: root.exists(crate::apply::user_unit::pending_restart_marker(&home)),
         path,
         active,
         manager_running,
@@ -185,7 +188,7 @@ pub fn diff(spec: &Spec, facts: &UnitFacts, restart_implied: bool, items: &mut V
             .reason("the unit is not running")
             .values(Some("inactive".into()), Some("active".into())),
         );
-    } else if spec.unit.running && (restart_implied || file_changes) {
+    } else if spec.unit.running && (restart_implied || file_changes || facts.pending_restart) {
         items.push(
             Item::change(
                 Resource::UnitState,

@@ -1,0 +1,111 @@
+//! The helper's request: one JSON object, parsed into a closed set of verbs. Unknown verbs and
+//! unknown fields are refused by serde before any code looks at the values.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Requests larger than this are refused unread: no legitimate request comes near it.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verb", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    InstallPackages {
+        names: Vec<String>,
+    },
+    CreateUser {
+        user: String,
+    },
+    AddSubids {
+        user: String,
+        start: u32,
+        count: u32,
+        uids: bool,
+        gids: bool,
+    },
+    SetSysctl {
+        key: String,
+        value: String,
+    },
+    PersistSysctls {
+        settings: BTreeMap<String, String>,
+    },
+    LoadModule {
+        name: String,
+    },
+    PersistModules {
+        names: Vec<String>,
+    },
+    WriteDelegation {
+        controllers: Vec<String>,
+    },
+    RestartUserManager {
+        user: String,
+    },
+    EnableLinger {
+        user: String,
+    },
+    InstallApparmorProfile {
+        binary: String,
+    },
+    /// Install the file at `source` (read by the helper, never trusted by path alone) if its
+    /// sha256 matches.
+    InstallK3s {
+        source: String,
+        sha256: String,
+        install_path: String,
+    },
+}
+
+impl Request {
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Request::InstallPackages { .. } => "install_packages",
+            Request::CreateUser { .. } => "create_user",
+            Request::AddSubids { .. } => "add_subids",
+            Request::SetSysctl { .. } => "set_sysctl",
+            Request::PersistSysctls { .. } => "persist_sysctls",
+            Request::LoadModule { .. } => "load_module",
+            Request::PersistModules { .. } => "persist_modules",
+            Request::WriteDelegation { .. } => "write_delegation",
+            Request::RestartUserManager { .. } => "restart_user_manager",
+            Request::EnableLinger { .. } => "enable_linger",
+            Request::InstallApparmorProfile { .. } => "install_apparmor_profile",
+            Request::InstallK3s { .. } => "install_k3s",
+        }
+    }
+
+    /// The user a per-user verb acts for; host-wide verbs have none.
+    pub fn target_user(&self) -> Option<&str> {
+        match self {
+            Request::CreateUser { user }
+            | Request::AddSubids { user, .. }
+            | Request::RestartUserManager { user }
+            | Request::EnableLinger { user } => Some(user),
+            _ => None,
+        }
+    }
+}
+
+/// The helper's one line of output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Response {
+    pub ok: bool,
+    pub changed: bool,
+    pub msg: String,
+}
+
+/// Parses a request; the error text is safe to show (it never echoes huge input).
+pub fn parse(bytes: &[u8]) -> Result<Request, String> {
+    if bytes.len() > MAX_REQUEST_BYTES {
+        return Err(format!(
+            "request of {} bytes refused: the limit is {MAX_REQUEST_BYTES}",
+            bytes.len()
+        ));
+    }
+    if bytes.contains(&0) {
+        return Err("request refused: it contains NUL bytes".into());
+    }
+    serde_json::from_slice(bytes).map_err(|e| format!("request refused: {e}"))
+}
