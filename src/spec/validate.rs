@@ -3,6 +3,7 @@
 use super::locate::Seg;
 use super::{SUBID_MIN, SUBID_MIN_COUNT, Spec, SubidStart, parse_duration};
 use crate::names;
+use crate::privileged::allow;
 use std::collections::BTreeSet;
 
 /// (field path, message, hint)
@@ -72,6 +73,14 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
                 format!("{k:?} is not a sysctl key"),
                 Some("use the dotted form, such as `net.ipv4.ip_forward`"),
             );
+        } else if !allow::SYSCTLS.contains(&k.as_str()) {
+            push(
+                path,
+                format!(
+                    "groundwork does not manage {k:?}: only sysctls that rootless k3s needs are allowed"
+                ),
+                Some(&format!("allowed: {}", allow::SYSCTLS.join(", "))),
+            );
         } else if setting.at_least() && setting.value().parse::<i64>().is_err() {
             push(path, "`at_least` needs a number".into(), None);
         } else if !names::is_sysctl_value(&setting.value()) {
@@ -92,6 +101,7 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
         &spec.modules,
         names::is_module_name,
         "a kernel module name",
+        allow::MODULES,
     );
     check_list(
         &mut out,
@@ -99,6 +109,7 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
         &spec.packages,
         names::is_package_name,
         "a package name",
+        allow::PACKAGES,
     );
 
     let mut seen = BTreeSet::new();
@@ -227,12 +238,22 @@ fn check_list(
     items: &[String],
     ok: fn(&str) -> bool,
     what: &str,
+    allowed: &[&str],
 ) {
     let mut seen = BTreeSet::new();
     for (i, item) in items.iter().enumerate() {
         let path = vec![key(field), Seg::Index(i)];
         if !ok(item) {
             out.push((path, format!("{item:?} is not {what}"), None));
+        } else if !allowed.contains(&item.as_str()) {
+            // The helper refuses anything else, so the spec does too, before anything runs.
+            out.push((
+                path,
+                format!(
+                    "groundwork does not manage {item:?}: it is not {what} that rootless k3s needs"
+                ),
+                Some(format!("allowed: {}", allowed.join(", "))),
+            ));
         } else if !seen.insert(item) {
             out.push((path, format!("{item:?} is listed twice"), None));
         }
