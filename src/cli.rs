@@ -111,6 +111,22 @@ pub enum Command {
         /// The privileged helper, run through `sudo -n` when groundwork is not root.
         #[arg(long, value_name = "PATH", default_value = crate::apply::privilege::DEFAULT_HELPER)]
         helper: String,
+        /// Skip the rootless smoke test and health check that follow a converged apply.
+        #[arg(long)]
+        no_verify: bool,
+    },
+    /// Prove that rootless works (a smoke test that needs no k3s) and that the cluster is
+    /// healthy; on failure, name the missing prerequisite. Exits 0 healthy, 1 unhealthy.
+    Verify {
+        spec: Option<PathBuf>,
+        #[arg(long, short, value_enum, default_value_t = Output::Human)]
+        output: Output,
+        /// Only the rootless smoke test.
+        #[arg(long)]
+        skip_cluster: bool,
+        /// How long to wait for the cluster (default: the spec's health.timeout), e.g. 60s.
+        #[arg(long, value_name = "DURATION")]
+        timeout: Option<String>,
     },
     /// Parse and check a spec. Touches nothing.
     Validate { spec: PathBuf },
@@ -190,6 +206,12 @@ async fn dispatch(cli: Cli) -> i32 {
         } => cmd_drift(&root, spec, user, output, textfile).await,
         Command::Facts { spec, output } => cmd_facts(&root, spec, user, output).await,
         Command::Validate { spec } => cmd_validate(&spec),
+        Command::Verify {
+            spec,
+            output,
+            skip_cluster,
+            timeout,
+        } => cmd_verify(&root, spec, user, output, skip_cluster, timeout).await,
         Command::Apply {
             spec,
             yes,
@@ -197,6 +219,7 @@ async fn dispatch(cli: Cli) -> i32 {
             no_wait,
             output,
             helper,
+            no_verify,
         } => {
             let opts = crate::apply::run::Options {
                 yes,
@@ -204,6 +227,7 @@ async fn dispatch(cli: Cli) -> i32 {
                 no_wait,
                 json: output == Output::Json,
                 helper,
+                verify: !no_verify,
             };
             cmd_apply(&root, spec, user, &opts).await
         }
@@ -441,6 +465,62 @@ async fn cmd_apply(
         },
     };
     crate::apply::run::run(root, &spec, &source, saved_plan, opts).await
+}
+
+async fn cmd_verify(
+    root: &HostRoot,
+    spec: Option<PathBuf>,
+    user: Option<&str>,
+    output: Output,
+    skip_cluster: bool,
+    timeout: Option<String>,
+) -> i32 {
+    let timeout = match timeout.as_deref().map(spec::parse_duration) {
+        Some(None) => {
+            eprintln!("error: --timeout takes a duration such as 60s or 5m");
+            return exit::ERROR;
+        }
+        Some(Some(d)) => Some(d),
+        None => None,
+    };
+    let (spec, source) = match load(spec, user) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let (plan, facts) = match make_plan(root, &spec, &source).await {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let opts = crate::verify::Options {
+        skip_cluster,
+        timeout,
+    };
+    let report =
+        match tokio::task::spawn_blocking(move || crate::verify::run(&spec, &facts, &plan, &opts))
+            .await
+        {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                eprintln!("error: {e}");
+                return exit::ERROR;
+            }
+            Err(e) => {
+                eprintln!("error: verify panicked: {e}");
+                return exit::ERROR;
+            }
+        };
+    match output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("reports serialize")
+        ),
+        Output::Human => print_stdout(&crate::verify::render(&report)),
+    }
+    if report.healthy {
+        exit::OK
+    } else {
+        exit::ERROR
+    }
 }
 
 fn cmd_write_user_file(path: &std::path::Path, remove: bool) -> i32 {

@@ -18,3 +18,4 @@ pub mod render;
 pub mod resources;
 pub mod spec;
 pub mod target;
+pub mod verify;

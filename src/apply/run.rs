@@ -26,6 +26,7 @@ pub struct Options {
     pub no_wait: bool,
     pub json: bool,
     pub helper: String,
+    pub verify: bool,
 }
 
 fn emit_json(event: serde_json::Value) {
@@ -132,8 +133,8 @@ pub async fn run(
         return failure_code(opts, changed);
     }
     // Proof, not belief: observe again, and the plan must be empty.
-    let after = match crate::cli::make_plan(root, spec, source).await {
-        Ok((p, _)) => p,
+    let (after, facts) = match crate::cli::make_plan(root, spec, source).await {
+        Ok(x) => x,
         Err(code) => return code,
     };
     let converged = after.is_empty();
@@ -152,6 +153,36 @@ pub async fn run(
     }
     if !converged {
         return failure_code(opts, changed);
+    }
+    if opts.verify {
+        let (spec, plan) = (spec.clone(), after.clone());
+        let vopts = crate::verify::Options {
+            skip_cluster: !spec.unit.running,
+            timeout: None,
+        };
+        let report =
+            tokio::task::spawn_blocking(move || crate::verify::run(&spec, &facts, &plan, &vopts))
+                .await;
+        match report {
+            Ok(Ok(r)) => {
+                if opts.json {
+                    emit_json(serde_json::json!({"event": "verify", "report": r}));
+                } else {
+                    eprint!("{}", crate::verify::render(&r));
+                }
+                if !r.healthy {
+                    return failure_code(opts, changed);
+                }
+            }
+            Ok(Err(e)) => {
+                eprintln!("error: verify could not run: {e}");
+                return failure_code(opts, changed);
+            }
+            Err(e) => {
+                eprintln!("error: verify panicked: {e}");
+                return failure_code(opts, changed);
+            }
+        }
     }
     if opts.detailed_exitcodes && changed > 0 {
         2

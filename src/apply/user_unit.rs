@@ -62,28 +62,12 @@ pub fn write_as_user(target: &Target, path: &Path, content: Option<&[u8]>) -> Re
     }
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot find groundwork's own binary: {e}"))?;
-    let mut cmd = Command::new(exe);
+    let mut cmd = command_as(target, &exe.to_string_lossy());
     cmd.arg("write-user-file").arg(path);
     if content.is_none() {
         cmd.arg("--remove");
     }
-    let (uid, gid) = (
-        nix::unistd::Uid::from_raw(target.uid),
-        nix::unistd::Gid::from_raw(target.gid),
-    );
-    // Drop every group of root's before the uid: setgroups, then setgid, then setuid.
-    // SAFETY: between fork and exec only async-signal-safe system calls run here.
-    unsafe {
-        cmd.pre_exec(move || {
-            nix::unistd::setgroups(&[gid])?;
-            nix::unistd::setgid(gid)?;
-            nix::unistd::setuid(uid)?;
-            Ok(())
-        });
-    }
     let mut child = cmd
-        .env_clear()
-        .env("HOME", &target.home)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -108,6 +92,46 @@ pub fn write_as_user(target: &Target, path: &Path, content: Option<&[u8]>) -> Re
             String::from_utf8_lossy(&out.stderr).trim()
         ))
     }
+}
+
+/// A command that runs as the target user, with the environment a login would give it for the
+/// user manager (XDG_RUNTIME_DIR and the bus, which `su` and `sudo -u` do not set). When we are
+/// root it drops to the user: supplementary groups first, then gid, then uid.
+pub fn command_as(target: &Target, program: &str) -> Command {
+    let runtime = format!("/run/user/{}", target.uid);
+    let mut cmd = Command::new(program);
+    cmd.env_clear()
+        .env("HOME", &target.home)
+        .env("USER", &target.name)
+        .env("LOGNAME", &target.name)
+        .env("PATH", "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("LANG", "C.UTF-8")
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={runtime}/bus"),
+        )
+        .current_dir(if Path::new(&target.home).is_dir() {
+            target.home.as_str()
+        } else {
+            "/"
+        });
+    if !target.is_self() {
+        let (uid, gid) = (
+            nix::unistd::Uid::from_raw(target.uid),
+            nix::unistd::Gid::from_raw(target.gid),
+        );
+        // SAFETY: between fork and exec only async-signal-safe system calls run here.
+        unsafe {
+            cmd.pre_exec(move || {
+                nix::unistd::setgroups(&[gid])?;
+                nix::unistd::setgid(gid)?;
+                nix::unistd::setuid(uid)?;
+                Ok(())
+            });
+        }
+    }
+    cmd
 }
 
 /// Waits until the user's systemd manager answers (linger starts it asynchronously).

@@ -1,0 +1,298 @@
+//! The rootless smoke test, which needs no k3s: as the target user, prove a user namespace
+//! mapped onto the subordinate ranges, user-mode networking, the fuse and tun devices, and cgroup
+//! v2 delegation with limits that really apply.
+
+use super::Check;
+use crate::apply::user_unit::{Target, command_as};
+use crate::resources::subids::SubidFacts;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+fn output_as(target: &Target, program: &str, args: &[&str]) -> Result<String, String> {
+    let out = command_as(target, program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{program} {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Kills a helper process on every path out of a check.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_as(target: &Target, program: &str, args: &[&str]) -> Result<Reaped, String> {
+    command_as(target, program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Reaped)
+        .map_err(|e| format!("cannot run {program}: {e}"))
+}
+
+fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if started.elapsed() > timeout {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `inside outside count` lines of /proc/PID/uid_map.
+pub fn parse_id_map(text: &str) -> Vec<(u64, u64, u64)> {
+    text.lines()
+        .filter_map(|l| {
+            let n: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            (n.len() == 3).then(|| (n[0], n[1], n[2]))
+        })
+        .collect()
+}
+
+pub fn user_namespace(target: &Target, subids: &SubidFacts) -> Check {
+    let name = "user namespace mapped onto subordinate ids";
+    let result = output_as(
+        target,
+        "/usr/bin/unshare",
+        &[
+            "--user",
+            "--map-auto",
+            "--map-root-user",
+            "--",
+            "/bin/cat",
+            "/proc/self/uid_map",
+            "/proc/self/gid_map",
+        ],
+    );
+    let text = match result {
+        Ok(t) => t,
+        Err(e) => return Check::fail(name, e),
+    };
+    let maps = parse_id_map(&text);
+    let owned = |f: &crate::resources::subids::SubidFile| -> Vec<u64> {
+        f.entries
+            .iter()
+            .filter(|e| e.owner == target.name || e.owner == target.uid.to_string())
+            .map(|e| e.start as u64)
+            .collect()
+    };
+    let (uid_starts, gid_starts) = (owned(&subids.subuid), owned(&subids.subgid));
+    let uid_ok = maps.iter().any(|(inside, outside, count)| {
+        *inside >= 1 && uid_starts.contains(outside) && *count >= 65536
+    });
+    let gid_ok = maps.iter().any(|(inside, outside, count)| {
+        *inside >= 1 && gid_starts.contains(outside) && *count >= 65536
+    });
+    if uid_ok && gid_ok {
+        Check::pass(
+            name,
+            format!(
+                "uid_map/gid_map: {}",
+                text.split_whitespace().collect::<Vec<_>>().join(" ")
+            ),
+        )
+    } else {
+        Check::fail(
+            name,
+            format!(
+                "the maps do not use {}'s subordinate ranges: {}",
+                target.name,
+                text.trim().replace('\n', "; ")
+            ),
+        )
+    }
+}
+
+pub fn network(target: &Target) -> Check {
+    let name = "user-mode networking (slirp4netns tap0)";
+    let ns = match spawn_as(
+        target,
+        "/usr/bin/unshare",
+        &[
+            "--user",
+            "--map-root-user",
+            "--net",
+            "--",
+            "/bin/sleep",
+            "60",
+        ],
+    ) {
+        Ok(c) => c,
+        Err(e) => return Check::fail(name, e),
+    };
+    let pid = ns.0.id().to_string();
+    // unshare execs sleep in the same process once the namespaces exist.
+    if poll(Duration::from_secs(10), || {
+        std::fs::read_link(format!("/proc/{pid}/ns/net"))
+            .ok()
+            .filter(|l| std::fs::read_link("/proc/self/ns/net").ok().as_ref() != Some(l))
+    })
+    .is_none()
+    {
+        return Check::fail(name, "the network namespace did not appear".into());
+    }
+    let slirp = match spawn_as(
+        target,
+        "/usr/bin/slirp4netns",
+        &[
+            "--configure",
+            "--mtu=65520",
+            "--disable-host-loopback",
+            &pid,
+            "tap0",
+        ],
+    ) {
+        Ok(c) => c,
+        Err(e) => return Check::fail(name, e),
+    };
+    let up = poll(Duration::from_secs(15), || {
+        let dev = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).ok()?;
+        let route = std::fs::read_to_string(format!("/proc/{pid}/net/route")).ok()?;
+        (dev.contains("tap0:") && route.lines().any(|l| l.starts_with("tap0"))).then_some(())
+    });
+    drop(slirp);
+    drop(ns);
+    match up {
+        Some(()) => Check::pass(
+            name,
+            "tap0 came up with a route inside the namespace".into(),
+        ),
+        None => Check::fail(
+            name,
+            "tap0 did not come up within 15 s (see `setting up tap tap0` in the diagnosis)".into(),
+        ),
+    }
+}
+
+pub fn devices(target: &Target) -> Check {
+    let name = "fuse and tun devices usable";
+    let mut missing = Vec::new();
+    for dev in ["/dev/fuse", "/dev/net/tun"] {
+        if output_as(
+            target,
+            "/usr/bin/test",
+            &["-c", dev, "-a", "-r", dev, "-a", "-w", dev],
+        )
+        .is_err()
+        {
+            missing.push(dev);
+        }
+    }
+    if missing.is_empty() {
+        Check::pass(
+            name,
+            "/dev/fuse and /dev/net/tun are character devices the user can read and write".into(),
+        )
+    } else {
+        Check::fail(
+            name,
+            format!(
+                "{} missing or not readable and writable by {} (load the fuse and tun modules)",
+                missing.join(" and "),
+                target.name
+            ),
+        )
+    }
+}
+
+pub fn delegation(target: &Target) -> Check {
+    let name = "cgroup v2 delegation applies limits";
+    let unit = format!("groundwork-verify-{}.scope", std::process::id());
+    let scope = match spawn_as(
+        target,
+        "/usr/bin/systemd-run",
+        &[
+            "--user",
+            "--scope",
+            "--quiet",
+            &format!("--unit={unit}"),
+            "-p",
+            "MemoryMax=64M",
+            "-p",
+            "CPUQuota=50%",
+            "-p",
+            "TasksMax=50",
+            "--",
+            "/bin/sleep",
+            "60",
+        ],
+    ) {
+        Ok(c) => c,
+        Err(e) => return Check::fail(name, e),
+    };
+    let base = format!(
+        "/sys/fs/cgroup/user.slice/user-{uid}.slice/user@{uid}.service",
+        uid = target.uid
+    );
+    let dir = poll(Duration::from_secs(20), || {
+        [format!("{base}/app.slice/{unit}"), format!("{base}/{unit}")]
+            .into_iter()
+            .find(|d| std::path::Path::new(&format!("{d}/cgroup.procs")).exists())
+    });
+    let Some(dir) = dir else {
+        drop(scope);
+        return Check::fail(
+            name,
+            format!(
+                "systemd-run --user --scope did not create {unit}; is the user manager running with delegation?"
+            ),
+        );
+    };
+    let read = |f: &str| {
+        std::fs::read_to_string(format!("{dir}/{f}"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "missing".into())
+    };
+    let (mem, cpu, pids) = (read("memory.max"), read("cpu.max"), read("pids.max"));
+    drop(scope);
+    if mem == "67108864" && cpu == "50000 100000" && pids == "50" {
+        Check::pass(
+            name,
+            format!("{unit}: memory.max={mem} cpu.max={cpu} pids.max={pids}"),
+        )
+    } else {
+        Check::fail(
+            name,
+            format!(
+                "{unit}: memory.max={mem} cpu.max={cpu} pids.max={pids}; expected 67108864, \"50000 100000\", 50 (controllers not delegated?)"
+            ),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_id_maps() {
+        assert_eq!(
+            parse_id_map("         0       1000          1\n         1     100000      65536\n"),
+            vec![(0, 1000, 1), (1, 100000, 65536)]
+        );
+    }
+}
