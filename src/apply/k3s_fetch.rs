@@ -198,8 +198,19 @@ fn cache_dir() -> PathBuf {
     base.join("groundwork").join("k3s")
 }
 
-/// Produces a verified binary for `spec`, downloading it if needed.
+/// Produces a verified binary for `spec`, downloading it into the user's cache if needed.
 pub fn fetch(spec: &K3sSpec, arch: &str, progress: bool) -> Result<Fetched, String> {
+    fetch_into(spec, arch, &cache_dir(), Duration::from_secs(600), progress)
+}
+
+/// As `fetch`, with an explicit cache directory and overall timeout per request.
+pub fn fetch_into(
+    spec: &K3sSpec,
+    arch: &str,
+    cache: &Path,
+    timeout: Duration,
+    progress: bool,
+) -> Result<Fetched, String> {
     if let Some(file) = &spec.source.file {
         let actual = file_sha256(Path::new(file))?;
         if actual != spec.source.sha256 {
@@ -214,7 +225,7 @@ pub fn fetch(spec: &K3sSpec, arch: &str, progress: bool) -> Result<Fetched, Stri
         });
     }
     let asset = asset_for(arch)?;
-    let agent = agent(Duration::from_secs(600));
+    let agent = agent(timeout);
     let expected = if spec.source.sha256 == "auto" {
         let sums_url = expand(
             &spec.source.url,
@@ -227,7 +238,7 @@ pub fn fetch(spec: &K3sSpec, arch: &str, progress: bool) -> Result<Fetched, Stri
     } else {
         spec.source.sha256.clone()
     };
-    let dir = cache_dir().join(&spec.version);
+    let dir = cache.join(&spec.version);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let dest = dir.join(asset);
     if dest.exists() && file_sha256(&dest)? == expected {
