@@ -133,6 +133,13 @@ pub enum Command {
     /// The privileged helper's setup.
     #[command(subcommand)]
     Helper(HelperCommand),
+    /// Ansible module entry point (the module in examples/ansible calls this with its args file).
+    #[command(hide = true)]
+    AnsibleModule { args_file: PathBuf },
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff).
+    Man,
     /// Internal: write stdin to a file as the invoking user (used when root acts for a user).
     #[command(hide = true)]
     WriteUserFile {
@@ -240,6 +247,26 @@ async fn dispatch(cli: Cli) -> i32 {
             exit::OK
         }
         Command::WriteUserFile { path, remove } => cmd_write_user_file(&path, remove),
+        Command::AnsibleModule { args_file } => {
+            let (code, result) = crate::ansible::run(&args_file).await;
+            println!("{result}");
+            code
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "groundwork", &mut std::io::stdout());
+            exit::OK
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => exit::OK,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    exit::ERROR
+                }
+            }
+        }
         Command::Schema => {
             println!("{}", spec_schema());
             exit::OK

@@ -4,6 +4,7 @@
 //!                      ├─diff──▶ Plan ──apply──▶ host
 //! host ──observe──▶ Facts
 
+pub mod ansible;
 pub mod apply;
 pub mod atomic;
 pub mod cli;
