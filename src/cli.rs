@@ -51,6 +51,8 @@ pub enum LogFormat {
 pub enum Output {
     Human,
     Json,
+    /// JUnit XML, where a pending change or a blocked item is a failed test case.
+    Junit,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
@@ -345,6 +347,7 @@ async fn cmd_plan(
     match output {
         Output::Human => print_stdout(&render::human::render_plan(&plan)),
         Output::Json => println!("{json}"),
+        Output::Junit => print!("{}", render::junit::render(&plan)),
     }
     plan_exit_code(&plan)
 }
@@ -400,6 +403,7 @@ async fn cmd_drift(
             });
             println!("{}", serde_json::to_string_pretty(&report).expect("json"));
         }
+        Output::Junit => print!("{}", render::junit::render(&plan)),
         Output::Human if plan.is_empty() => println!("in sync"),
         Output::Human => {
             println!(
@@ -542,6 +546,7 @@ async fn cmd_verify(
             serde_json::to_string_pretty(&report).expect("reports serialize")
         ),
         Output::Human => print_stdout(&crate::verify::render(&report)),
+        Output::Junit => print!("{}", crate::verify::render_junit(&report)),
     }
     if report.healthy {
         exit::OK

@@ -283,3 +283,36 @@ pub fn render(report: &Report) -> String {
     });
     out
 }
+
+/// JUnit XML: one test case per check.
+pub fn render_junit(report: &Report) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let checks: Vec<(&str, &Check)> = report
+        .smoke
+        .iter()
+        .map(|c| ("smoke", c))
+        .chain(report.cluster.iter().map(|c| ("cluster", c)))
+        .collect();
+    let failures = checks.iter().filter(|(_, c)| !c.ok).count();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites><testsuite name=\"groundwork-verify\" tests=\"{}\" failures=\"{failures}\">\n",
+        checks.len()
+    );
+    for (stage, c) in checks {
+        if c.ok {
+            out.push_str(&format!(
+                "  <testcase classname=\"verify.{stage}\" name=\"{}\"/>\n",
+                esc(&c.name)
+            ));
+        } else {
+            out.push_str(&format!("  <testcase classname=\"verify.{stage}\" name=\"{}\">\n    <failure message=\"{}\"/>\n  </testcase>\n", esc(&c.name), esc(&c.detail)));
+        }
+    }
+    out.push_str("</testsuite></testsuites>\n");
+    out
+}
