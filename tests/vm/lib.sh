@@ -94,6 +94,18 @@ assert_not_contains() { vm__assert_grep absent -F "$1" "$2" "$3" "'$3'"; }
 # An extended regular expression, matched line by line.
 assert_match() { vm__assert_grep found -E "$1" "$2" "$3" "a line matching /$3/"; }
 
+# require_groundwork COMMAND [FLAG]: the scenario needs the groundwork binary (missing: FAIL) with
+# COMMAND, and FLAG in its help (absent: SKIP, exit 77). The CLI grows while the suite does.
+require_groundwork() {
+  local cmd=$1 flag=${2:-} help
+  [[ -x "$GW_BIN_DIR/groundwork" ]] || fail "no groundwork binary in $GW_BIN_DIR"
+  help=$("$GW_BIN_DIR/groundwork" "$cmd" --help 2>/dev/null) || help=""
+  if [[ -z "$help" || ( -n "$flag" && "$help" != *"$flag"* ) ]]; then
+    vm_log "SKIP: this groundwork binary has no '$cmd${flag:+ $flag}' yet"
+    exit 77
+  fi
+}
+
 # ---------------------------------------------------------------------------------------------
 # Image, accelerator and the qemu command line.
 
@@ -443,10 +455,9 @@ vm__booted_snapshot_dir() {
   echo "$img/snap-$(vm__machine_signature "$img")"
 }
 
-vm__suite_snapshot_dir() {
-  [[ -n "$GW_VM_SUITE_DIR" ]] || fail "scenario snapshots need run-suite.sh (GW_VM_SUITE_DIR)"
-  echo "$GW_VM_SUITE_DIR/snapshots/$1"
-}
+# Shared by the scenarios of one run-suite.sh run; a scenario run on its own keeps them until it
+# exits.
+vm__suite_snapshot_dir() { echo "${GW_VM_SUITE_DIR:-$GW_VM_RUN}/snapshots/$1"; }
 
 # The booted snapshot, made once per image and qemu command line, beside the image.
 vm__ensure_booted_snapshot() {
@@ -515,7 +526,7 @@ vm_save_snapshot() {
   vm_log "saved '$name' as snapshot '$snap'"
 }
 
-vm_has_snapshot() { [[ -n "$GW_VM_SUITE_DIR" && -f "$GW_VM_SUITE_DIR/snapshots/$1/.complete" ]]; }
+vm_has_snapshot() { [[ -f "$(vm__suite_snapshot_dir "$1")/.complete" ]]; }
 
 # ---------------------------------------------------------------------------------------------
 # Talking to a VM.
@@ -603,6 +614,60 @@ vm__forget() {
     [[ "${GW_VMS[i]}" == "$name" ]] && unset 'GW_VMS[i]'
   done
   GW_VMS=("${GW_VMS[@]}")
+}
+
+# ---------------------------------------------------------------------------------------------
+# The lab: groundwork installed in a guest the way tests/vm/provision.sh does it everywhere.
+
+GW_LAB=/root/lab
+# Where specs/lab.yaml expects its k3s release server: the guest's own loopback.
+GW_K3S_RELEASE_PORT=8099
+
+# The k3s version the lab spec pins.
+vm_lab_k3s_version() { sed -n 's/^  version: *//p' "$GW_VM_DIR/specs/lab.yaml" | head -n 1; }
+
+# vm_install_lab NAME: puts the binaries (GROUNDWORK_BIN_DIR), provision.sh, the lab spec and the
+# k3s stand-in into /root/lab/ (binaries in /root/lab/bin/), and serves the stand-in with its
+# sha256sum file on 127.0.0.1:8099 inside the guest, as specs/lab.yaml expects. One SSH round
+# trip: the files travel as a tar stream.
+vm_install_lab() {
+  local name=$1 bins=(groundwork) version
+  [[ -f "$GW_BIN_DIR/groundwork-helper" ]] && bins+=(groundwork-helper)
+  version=$(vm_lab_k3s_version)
+  [[ -n "$version" ]] || fail "no k3s version in specs/lab.yaml"
+  {
+    tar -C "$GW_VM_DIR" -cf - provision.sh specs/lab.yaml fixtures/k3s-stub fixtures/serve-k3s-release.sh
+    tar -C "$GW_BIN_DIR" --transform 's,^,bin/,' -cf - "${bins[@]}"
+  } | vm_ssh "$name" "set -e; mkdir -p $GW_LAB; tar -x -i -C $GW_LAB; mv $GW_LAB/specs/lab.yaml $GW_LAB/;
+      mv $GW_LAB/fixtures/* $GW_LAB/; $GW_LAB/serve-k3s-release.sh $GW_LAB/k3s-stub '$version' $GW_K3S_RELEASE_PORT" ||
+    fail "installing the lab in '$name' failed"
+}
+
+# vm_provision NAME: runs provision.sh in the guest on the lab spec (apply, then the rootless
+# smoke test); prints its output and returns its exit code.
+vm_provision() {
+  vm_ssh "$1" "$GW_LAB/provision.sh --skip-cluster $GW_LAB/lab.yaml $GW_LAB/bin"
+}
+
+# provision_step_rc OUTPUT STEP: the exit code provision.sh reported for `groundwork STEP`
+# (apply or verify); empty when the step did not run.
+provision_step_rc() { sed -n "s/^==== provision: groundwork $2 exited \([0-9]*\) .*/\1/p" <<<"$1"; }
+
+# vm_start_applied NAME: a VM on which the lab spec is applied and converged. Restored from the
+# snapshot `applied` that 20-fresh-apply saves; a scenario run without it provisions here (about
+# 1.5 min more).
+vm_start_applied() {
+  local name=$1 out rc=0
+  if vm_has_snapshot applied; then
+    vm_start "$name" --from applied
+    return
+  fi
+  vm_log "no 'applied' snapshot in this run: provisioning the lab spec here"
+  vm_start "$name"
+  vm_install_lab "$name"
+  out=$(vm_provision "$name" 2>&1) || rc=$?
+  [[ "$(provision_step_rc "$out" apply)" == 0 ]] ||
+    fail "provisioning failed (provision.sh exit code $rc):"$'\n'"$(vm__excerpt "$out")"
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -8,12 +8,8 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
+require_groundwork plan
 GW=$GW_BIN_DIR/groundwork
-[[ -x "$GW" ]] || fail "no groundwork binary at $GW"
-if ! "$GW" plan --help >/dev/null 2>&1; then
-  vm_log "SKIP: this groundwork binary has no working 'plan' command yet"
-  exit 77
-fi
 
 vm_start host
 vm_copy host "$GW" /usr/local/bin/groundwork

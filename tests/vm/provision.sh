@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Provisions one lab host with groundwork, the same way everywhere: the Vagrant lab (Vagrantfile)
+# and the qemu suite's apply scenarios run this one script inside the guest, as root.
+#
+#   provision.sh [--skip-cluster] SPEC [BIN_DIR]
+#
+# BIN_DIR (default: target/release beside this script's repo) holds the release binaries
+# `groundwork` and, once it exists, `groundwork-helper`. The script installs them
+# (/usr/local/bin/groundwork; the helper root-owned 0755 at /usr/local/libexec/groundwork-helper,
+# the one path its sudoers rule names), then runs `groundwork apply --yes SPEC` and
+# `groundwork verify SPEC`. --skip-cluster is for hosts that run a stand-in for k3s (the qemu
+# suite has no real k3s binary): apply does not wait for a cluster, and verify runs only its
+# rootless smoke test (user namespace, network, devices, delegation).
+#
+# Exit code: apply's when it fails (1 failed, 3 blocked), else verify's; 64 on bad usage.
+set -euo pipefail
+
+HELPER_PATH=/usr/local/libexec/groundwork-helper
+AGENT_PATH=/usr/local/bin/groundwork
+
+usage() {
+  echo "usage: $0 [--skip-cluster] SPEC [BIN_DIR]" >&2
+  exit 64
+}
+
+step() { printf '==== provision: %s\n' "$*"; }
+
+install_binaries() {
+  local bin_dir=$1
+  [[ -x "$bin_dir/groundwork" ]] || {
+    echo "provision: no groundwork binary in $bin_dir (build it: cargo build --release --bins)" >&2
+    exit 1
+  }
+  install -D -o root -g root -m 0755 "$bin_dir/groundwork" "$AGENT_PATH"
+  if [[ -f "$bin_dir/groundwork-helper" ]]; then
+    # Root-owned and writable by root alone: sudo runs it as root for the target user.
+    install -D -o root -g root -m 0755 "$bin_dir/groundwork-helper" "$HELPER_PATH"
+    step "installed $AGENT_PATH and $HELPER_PATH"
+  else
+    step "installed $AGENT_PATH (no groundwork-helper in $bin_dir yet)"
+  fi
+  "$AGENT_PATH" --version
+}
+
+# Runs a groundwork command, timed; returns its exit code.
+run_timed() {
+  local t0=$SECONDS rc=0
+  step "groundwork $*"
+  "$AGENT_PATH" "$@" || rc=$?
+  step "groundwork $1 exited $rc after $((SECONDS - t0)) s"
+  return "$rc"
+}
+
+main() {
+  local spec bin_dir apply_args=(--yes) verify_args=()
+  if [[ "${1:-}" == --skip-cluster ]]; then
+    apply_args+=(--no-verify)
+    verify_args+=(--skip-cluster)
+    shift
+  fi
+  (($# >= 1 && $# <= 2)) || usage
+  spec=$1
+  bin_dir=${2:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/target/release}
+  [[ $EUID -eq 0 ]] || {
+    echo "provision: run as root (it installs into /usr/local)" >&2
+    exit 1
+  }
+  [[ -r "$spec" ]] || {
+    echo "provision: cannot read the spec $spec" >&2
+    exit 1
+  }
+  install_binaries "$bin_dir"
+  run_timed apply "${apply_args[@]}" "$spec" || return $?
+  run_timed verify "${verify_args[@]}" "$spec"
+}
+
+main "$@"
