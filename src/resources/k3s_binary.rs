@@ -126,7 +126,7 @@ pub async fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<K3sFacts> 
             None => (
                 None,
                 Some(format!(
-                    "`{path} --version` printed no k3s version (exit {})",
+                    "`{path} --version` printed no k3s version ({})",
                     out.status
                 )),
             ),

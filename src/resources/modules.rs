@@ -35,29 +35,32 @@ fn name_from_path(path: &str) -> Option<String> {
 pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<ModulesFacts> {
     let release = root.read("/proc/sys/kernel/osrelease")?.trim().to_string();
     let proc_modules = root.read_optional("/proc/modules")?;
-    let loaded = proc_modules
+    let loaded: BTreeSet<String> = proc_modules
         .as_deref()
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.split_whitespace().next().map(canonical))
         .collect();
     let dir = format!("/lib/modules/{release}");
-    let builtin = root
+    let mut builtin: BTreeSet<String> = root
         .read_optional(format!("{dir}/modules.builtin"))?
         .unwrap_or_default()
         .lines()
         .filter_map(name_from_path)
         .collect();
-    let mut available: BTreeSet<String> = root
+    let available = root
         .read_optional(format!("{dir}/modules.dep"))?
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.split(':').next().and_then(name_from_path))
         .collect();
-    // Built-in modules with parameters show in /sys/module even without modules.builtin.
+    // A module in /sys/module is in the running kernel; when it is not loaded, it is built in
+    // (built-in modules with parameters show there even without modules.builtin). Counting it
+    // as loadable instead would plan a modprobe that never changes anything.
     for m in &spec.modules {
-        if root.exists(format!("/sys/module/{}", canonical(m))) {
-            available.insert(canonical(m));
+        let c = canonical(m);
+        if !loaded.contains(&c) && root.exists(format!("/sys/module/{c}")) {
+            builtin.insert(c);
         }
     }
     Ok(ModulesFacts {
@@ -100,7 +103,8 @@ pub fn diff(spec: &Spec, facts: &ModulesFacts, items: &mut Vec<Item>) {
                 .reason("not loaded, and an unprivileged k3s cannot load it")
                 .values(Some("not loaded".into()), Some("loaded".into())),
             );
-        } else if !facts.available.contains(&c) {
+        } else {
+            // Not in modules.dep, or a kernel that cannot load modules at all.
             unavailable.push(m.as_str());
         }
     }

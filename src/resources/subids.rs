@@ -193,7 +193,7 @@ pub fn diff(spec: &Spec, facts: &SubidFacts, account: &AccountFacts, items: &mut
                 items.push(
                     Item::blocked(
                         Resource::Subids,
-                        format!("subids{}/overlap/{}", file.path, other.line),
+                        format!("subids{}/overlap/{}-{}", file.path, own.line, other.line),
                         format!(
                             "{}:{} range {}+{} overlaps {}'s range at line {}",
                             file.path, own.line, own.start, own.count, other.owner, other.line

@@ -170,7 +170,8 @@ pub fn load_default() -> (Spec, SpecSource) {
 
 /// Parses and validates spec text.
 pub fn parse(source: &SpecSource) -> Result<Spec, SpecError> {
-    if source.text.trim().is_empty() {
+    let blank_or_comment = |l: &str| l.trim().is_empty() || l.trim_start().starts_with('#');
+    if source.text.lines().all(blank_or_comment) {
         return Err(SpecError::whole(
             source,
             "the spec is empty; start from examples/rootless-k3s.yaml (`groundwork schema` prints the format)",
@@ -179,7 +180,7 @@ pub fn parse(source: &SpecSource) -> Result<Spec, SpecError> {
     let mut path = Vec::new();
     let parsed: Result<Spec, _> = serde_saphyr::with_deserializer_from_str(&source.text, |de| {
         serde_path_to_error::deserialize(de).map_err(|e| {
-            path = e.path().iter().map(segment).collect();
+            path = e.path().iter().filter_map(segment).collect();
             e.into_inner()
         })
     });
@@ -204,12 +205,13 @@ pub fn parse(source: &SpecSource) -> Result<Spec, SpecError> {
     }
 }
 
-fn segment(s: &serde_path_to_error::Segment) -> Seg {
+/// A step of the path; none where the parser stopped before it knew the key (a syntax error).
+fn segment(s: &serde_path_to_error::Segment) -> Option<Seg> {
     match s {
-        serde_path_to_error::Segment::Seq { index } => Seg::Index(*index),
-        serde_path_to_error::Segment::Map { key } => Seg::Key(key.clone()),
-        serde_path_to_error::Segment::Enum { variant } => Seg::Key(variant.clone()),
-        serde_path_to_error::Segment::Unknown => Seg::Key("?".into()),
+        serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
+        serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
+        serde_path_to_error::Segment::Enum { variant } => Some(Seg::Key(variant.clone())),
+        serde_path_to_error::Segment::Unknown => None,
     }
 }
 
@@ -250,6 +252,10 @@ fn strip_location_prefix(msg: &str) -> String {
 fn untagged_message(msg: String) -> String {
     if msg.starts_with("budget breached") {
         return format!("the document is too large once its aliases are expanded ({msg}); a spec needs no alias bombs").replace("budget breached: ", "");
+    }
+    // The parser's advice is for programs that call it; a spec's author can only remove the key.
+    if let Some(key) = msg.strip_suffix(", set DuplicateKeyPolicy in Options if acceptable") {
+        return format!("{key}; each key may appear once");
     }
     if msg.contains("did not match any variant of untagged enum SysctlSetting") {
         "expected a value (number or string) or `{ value: ..., optional: true }`".into()
@@ -323,6 +329,11 @@ mod tests {
     fn empty_and_binary_inputs_are_refused_plainly() {
         assert!(err("").to_string().contains("the spec is empty"));
         assert!(err("  \n\n").to_string().contains("the spec is empty"));
+        assert!(
+            err("# todo\n\n  # later\n")
+                .to_string()
+                .contains("the spec is empty")
+        );
         let e = err("\u{1}\u{2}junk: [");
         assert_eq!(e.problems[0].line, Some(1));
     }

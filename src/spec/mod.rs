@@ -169,7 +169,7 @@ pub enum SysctlSetting {
     Detailed(SysctlDetailed),
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SysctlDetailed {
     pub value: SysctlValue,
@@ -181,6 +181,38 @@ pub struct SysctlDetailed {
     /// on the host is kept, never lowered.
     #[serde(default)]
     pub at_least: bool,
+}
+
+/// Only the map form. serde's derive would also take a sequence, `[1, true]` for `value: 1,
+/// optional: true`, which the schema does not allow and nobody means.
+impl<'de> Deserialize<'de> for SysctlDetailed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Fields {
+            value: SysctlValue,
+            #[serde(default)]
+            optional: bool,
+            #[serde(default)]
+            at_least: bool,
+        }
+        struct MapOnly;
+        impl<'de> serde::de::Visitor<'de> for MapOnly {
+            type Value = Fields;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map with `value` and optionally `optional` and `at_least`")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Fields, A::Error> {
+                Fields::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        let f = d.deserialize_map(MapOnly)?;
+        Ok(SysctlDetailed {
+            value: f.value,
+            optional: f.optional,
+            at_least: f.at_least,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]

@@ -1,0 +1,748 @@
+//! `groundwork plan` against temporary hosts: every resource in sync, drifted, missing and
+//! blocked, with the exit code of each (0 in sync, 2 changes, 3 blocked, 1 error).
+//!
+//! Each case starts from a converged (or fresh) Debian 12 host, breaks one thing, and checks
+//! the JSON plan's items as `id => action`, then snapshots the human plan
+//! (tests/snapshots/cli_plan__<case>.snap).
+
+mod common;
+use common::*;
+
+const OK: i32 = 0;
+const ERROR: i32 = 1;
+const CHANGES: i32 = 2;
+const BLOCKED: i32 = 3;
+
+/// Runs `plan` twice (JSON, then human), asserts the exit code of both and the JSON plan's
+/// `(id, action)` pairs, and returns the human report for the snapshot.
+fn plan(h: &Host, exit: i32, expected: &[(&str, &str)]) -> String {
+    let json = h.groundwork(&["plan", SPEC, "--output", "json"]);
+    json.code(exit);
+    let plan = json.json();
+    let got: Vec<(String, String)> = plan["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().expect("id").to_string(),
+                i["action"].as_str().expect("action").to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(i, a)| (i.to_string(), a.to_string()))
+        .collect();
+    assert_eq!(got, expected, "plan items\n{}", json.report());
+    let human = h.groundwork(&["plan", SPEC]);
+    human.code(exit);
+    assert!(human.stderr.is_empty(), "{}", human.report());
+    human.report()
+}
+
+/// `case! { name, base host, |h| mutation, exit code, [id => action, ...] }`: one host state.
+macro_rules! case {
+    ($name:ident, $base:ident, |$h:ident| $mutate:expr, $exit:expr, [$($id:expr => $action:expr),* $(,)?]) => {
+        #[test]
+        fn $name() {
+            let $h = Host::$base();
+            let _ = $mutate;
+            let report = plan(&$h, $exit, &[$(($id, $action)),*]);
+            insta::assert_snapshot!(report);
+        }
+    };
+}
+
+// ---- the whole host ---------------------------------------------------------------------
+
+case! { converged_host_is_in_sync, converged, |h| (), OK, [] }
+
+case! {
+    fresh_debian_needs_everything, fresh, |h| (), CHANGES, [
+        "packages" => "create",
+        "account/k3s" => "create",
+        "subids" => "create",
+        "sysctl/net.ipv4.ip_forward" => "update",
+        "sysctl/user.max_user_namespaces" => "update",
+        "file/etc/sysctl.d/90-groundwork.conf" => "update",
+        "module/tun" => "update",
+        "module/br_netfilter" => "update",
+        "module/overlay" => "update",
+        "module/iptable_nat" => "update",
+        "module/iptable_filter" => "update",
+        "module/ip6table_nat" => "update",
+        "module/ip6table_filter" => "update",
+        "module/xt_MASQUERADE" => "update",
+        "module/xt_conntrack" => "update",
+        "module/xt_comment" => "update",
+        "module/xt_mark" => "update",
+        "module/xt_multiport" => "update",
+        "module/xt_addrtype" => "update",
+        "file/etc/modules-load.d/groundwork.conf" => "update",
+        "file/etc/systemd/system/user@.service.d/delegate.conf" => "update",
+        "linger/k3s" => "create",
+        "k3s/binary" => "create",
+        "file/home/k3s/.config/systemd/user/k3s-rootless.service" => "create",
+        "unit/k3s-rootless.service/enabled" => "update",
+        "unit/k3s-rootless.service/active" => "run",
+    ]
+}
+
+// ---- host: preconditions no step can fix ------------------------------------------------
+
+case! {
+    host_without_systemd_is_blocked, converged,
+    |h| h.remove("/run/systemd"),
+    BLOCKED, ["host/systemd" => "blocked"]
+}
+
+// The unit's cgroup is in the v2 tree, which a hybrid host does not use for it.
+case! {
+    host_with_hybrid_cgroups_is_blocked, converged,
+    |h| h.hybrid_cgroups(),
+    BLOCKED, [
+        "host/cgroup-v2" => "blocked",
+        "unit/k3s-rootless.service/active" => "run",
+    ]
+}
+
+case! {
+    host_with_cgroup_v1_is_blocked, converged,
+    |h| h.legacy_cgroups(),
+    BLOCKED, [
+        "host/cgroup-v2" => "blocked",
+        "unit/k3s-rootless.service/active" => "run",
+    ]
+}
+
+case! {
+    host_without_root_controllers_is_blocked, converged,
+    |h| h.write("/sys/fs/cgroup/cgroup.controllers", "cpu io memory pids\n"),
+    BLOCKED, ["host/cgroup-controllers" => "blocked"]
+}
+
+// Without user namespaces there is no user.max_user_namespaces either, and it is not optional.
+case! {
+    host_without_user_namespaces_is_blocked, converged,
+    |h| h.remove("/proc/sys/user/max_user_namespaces"),
+    BLOCKED, [
+        "host/userns" => "blocked",
+        "sysctl/user.max_user_namespaces" => "blocked",
+    ]
+}
+
+case! {
+    host_with_old_kernel_is_blocked, converged,
+    |h| {
+        h.write("/proc/sys/kernel/osrelease", "4.15.0-213-generic\n");
+        h.symlink(KERNEL, "/lib/modules/4.15.0-213-generic");
+    },
+    BLOCKED, ["host/kernel" => "blocked"]
+}
+
+// ---- packages ---------------------------------------------------------------------------
+
+case! {
+    packages_missing, converged,
+    |h| {
+        let fresh = Host::fresh();
+        h.write("/var/lib/dpkg/status", &fresh.read("/var/lib/dpkg/status"));
+    },
+    CHANGES, ["packages" => "create"]
+}
+
+// `apt-get remove uidmap` keeps its configuration: dpkg then says deinstall, config-files.
+// (Only dpkg's database counts; newuidmap's own check applies to an installed uidmap.)
+case! {
+    packages_removed_with_config_files_left, converged,
+    |h| h.edit(
+        "/var/lib/dpkg/status",
+        "Package: uidmap\nStatus: install ok installed",
+        "Package: uidmap\nStatus: deinstall ok config-files",
+    ),
+    CHANGES, ["packages" => "create"]
+}
+
+case! {
+    packages_on_unknown_distribution_are_blocked, converged,
+    |h| h.write(
+        "/etc/os-release",
+        "NAME=\"Arch Linux\"\nPRETTY_NAME=\"Arch Linux\"\nID=arch\nBUILD_ID=rolling\n",
+    ),
+    BLOCKED, ["packages" => "blocked"]
+}
+
+#[test]
+fn packages_newuidmap_without_setuid_is_blocked() {
+    if !is_root() {
+        eprintln!("skipped: only root can make the setuid-root newuidmap this case removes");
+        return;
+    }
+    let h = Host::converged();
+    h.chmod("/usr/bin/newuidmap", 0o755);
+    let report = plan(&h, BLOCKED, &[("packages/usr/bin/newuidmap", "blocked")]);
+    insta::assert_snapshot!(report);
+}
+
+// ---- account ----------------------------------------------------------------------------
+
+// Also no uid, so no user manager cgroup to find the running unit in.
+case! {
+    account_missing_is_created, converged,
+    |h| h.edit("/etc/passwd", "k3s:x:1000:1000::/home/k3s:/bin/bash\n", ""),
+    CHANGES, [
+        "account/k3s" => "create",
+        "unit/k3s-rootless.service/active" => "run",
+    ]
+}
+
+case! {
+    account_missing_without_create_is_blocked, converged,
+    |h| {
+        h.edit("/etc/passwd", "k3s:x:1000:1000::/home/k3s:/bin/bash\n", "");
+        h.edit_spec("create: true", "create: false");
+    },
+    BLOCKED, [
+        "account/k3s" => "blocked",
+        "unit/k3s-rootless.service/active" => "run",
+    ]
+}
+
+case! {
+    account_without_home_is_blocked, converged,
+    |h| h.remove(HOME),
+    BLOCKED, [
+        "account/k3s" => "blocked",
+        "file/home/k3s/.config/systemd/user/k3s-rootless.service" => "create",
+        "unit/k3s-rootless.service/enabled" => "update",
+        "unit/k3s-rootless.service/restart" => "run",
+    ]
+}
+
+case! {
+    account_with_uid_0_is_blocked, converged,
+    |h| h.edit("/etc/passwd", "k3s:x:1000:1000:", "k3s:x:0:0:"),
+    BLOCKED, [
+        "account/k3s" => "blocked",
+        "unit/k3s-rootless.service/active" => "run",
+    ]
+}
+
+// ---- subordinate ids --------------------------------------------------------------------
+
+case! {
+    subids_missing, converged,
+    |h| {
+        h.edit("/etc/subuid", "k3s:100000:65536\n", "");
+        h.edit("/etc/subgid", "k3s:100000:65536\n", "");
+    },
+    CHANGES, ["subids" => "create"]
+}
+
+// Too few ids in /etc/subuid only: a new range that clears alice's goes to that file alone.
+case! {
+    subids_too_few, converged,
+    |h| h.edit("/etc/subuid", "k3s:100000:65536", "k3s:100000:1000"),
+    CHANGES, ["subids" => "create"]
+}
+
+// The real /etc/subuid of the captured VM: usermod appended ranges that overlap.
+case! {
+    subids_overlapping_another_user_are_blocked, converged,
+    |h| h.write(
+        "/etc/subuid",
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/debian12/subuid-overlapping"
+        ))
+        .expect("fixture"),
+    ),
+    BLOCKED, [
+        "subids/etc/subuid/overlap/1-3" => "blocked",
+        "subids/etc/subuid/overlap/4-2" => "blocked",
+    ]
+}
+
+// Two ranges of k3s overlap the same range of alice: two items, each with its own id.
+case! {
+    subids_two_ranges_overlapping_one_range_are_blocked_apart, converged,
+    |h| h.write("/etc/subuid", "k3s:100000:65536\nk3s:300000:65536\nalice:150000:200000\n"),
+    BLOCKED, [
+        "subids/etc/subuid/overlap/1-3" => "blocked",
+        "subids/etc/subuid/overlap/2-3" => "blocked",
+    ]
+}
+
+case! {
+    subids_explicit_start_overlapping_another_user_is_blocked, converged,
+    |h| h.edit_spec("start: auto", "start: 165536"),
+    BLOCKED, ["subids/etc/subuid" => "blocked"]
+}
+
+case! {
+    subids_from_sssd_are_blocked, converged,
+    |h| h.edit("/etc/nsswitch.conf", "netgroup:       nis\n", "netgroup:       nis\nsubid:          sss\n"),
+    BLOCKED, ["subids/nsswitch" => "blocked"]
+}
+
+case! {
+    subids_from_files_in_nsswitch_are_read, converged,
+    |h| h.edit("/etc/nsswitch.conf", "netgroup:       nis\n", "netgroup:       nis\nsubid:          files\n"),
+    OK, []
+}
+
+// ---- sysctls ----------------------------------------------------------------------------
+
+case! {
+    sysctl_runtime_drifted, converged,
+    |h| h.write("/proc/sys/net/ipv4/ip_forward", "0\n"),
+    CHANGES, ["sysctl/net.ipv4.ip_forward" => "update"]
+}
+
+case! {
+    sysctl_file_missing, converged,
+    |h| h.remove("/etc/sysctl.d/90-groundwork.conf"),
+    CHANGES, ["file/etc/sysctl.d/90-groundwork.conf" => "update"]
+}
+
+case! {
+    sysctl_file_edited_locally, converged,
+    |h| h.edit("/etc/sysctl.d/90-groundwork.conf", "net.ipv4.ip_forward = 1", "net.ipv4.ip_forward = 0"),
+    CHANGES, ["file/etc/sysctl.d/90-groundwork.conf" => "update"]
+}
+
+// `at_least`: a higher limit on the host is kept, and persisted as it is.
+case! {
+    sysctl_higher_limit_is_kept_and_persisted, converged,
+    |h| h.write("/proc/sys/user/max_user_namespaces", "63154\n"),
+    CHANGES, ["file/etc/sysctl.d/90-groundwork.conf" => "update"]
+}
+
+// Debian's /etc/sysctl.conf is read last (and through 99-sysctl.conf); uncommenting its
+// ip_forward line with 0 wins over groundwork's file at boot.
+case! {
+    sysctl_overridden_by_etc_sysctl_conf_is_blocked, converged,
+    |h| h.edit("/etc/sysctl.conf", "#net.ipv4.ip_forward=1", "net.ipv4.ip_forward=0"),
+    BLOCKED, ["sysctl/net.ipv4.ip_forward/override" => "blocked"]
+}
+
+case! {
+    sysctl_overridden_by_later_vendor_file_is_blocked, converged,
+    |h| h.write("/usr/lib/sysctl.d/99-zz-router.conf", "net.ipv4.ip_forward = 0\n"),
+    BLOCKED, ["sysctl/net.ipv4.ip_forward/override" => "blocked"]
+}
+
+// The same name in /etc masks the vendor file, as systemd-sysctl does.
+case! {
+    sysctl_vendor_override_masked_in_etc_is_in_sync, converged,
+    |h| {
+        h.write("/usr/lib/sysctl.d/99-zz-router.conf", "net.ipv4.ip_forward = 0\n");
+        h.write("/etc/sysctl.d/99-zz-router.conf", "# masked\n");
+    },
+    OK, []
+}
+
+// A file that sorts before groundwork's loses to it.
+case! {
+    sysctl_earlier_file_is_not_an_override, converged,
+    |h| h.write("/etc/sysctl.d/10-forward.conf", "net.ipv4.ip_forward = 0\n"),
+    OK, []
+}
+
+case! {
+    sysctl_missing_from_kernel_is_blocked, converged,
+    |h| h.remove("/proc/sys/net/ipv4/ip_forward"),
+    BLOCKED, ["sysctl/net.ipv4.ip_forward" => "blocked"]
+}
+
+// Vanilla and Ubuntu kernels have no kernel.unprivileged_userns_clone: optional, so it is
+// skipped, and dropped from the persisted file.
+case! {
+    sysctl_optional_key_missing_from_kernel_is_skipped, converged,
+    |h| h.remove("/proc/sys/kernel/unprivileged_userns_clone"),
+    CHANGES, ["file/etc/sysctl.d/90-groundwork.conf" => "update"]
+}
+
+// ---- kernel modules ---------------------------------------------------------------------
+
+case! {
+    modules_not_loaded, converged,
+    |h| h.edit("/proc/modules", "tun 61440 0 - Live 0xffffffffc0ad1000\n", ""),
+    CHANGES, ["module/tun" => "update"]
+}
+
+case! {
+    modules_file_missing, converged,
+    |h| h.remove("/etc/modules-load.d/groundwork.conf"),
+    CHANGES, ["file/etc/modules-load.d/groundwork.conf" => "update"]
+}
+
+case! {
+    modules_file_edited_locally, converged,
+    |h| h.edit("/etc/modules-load.d/groundwork.conf", "tun\n", ""),
+    CHANGES, ["file/etc/modules-load.d/groundwork.conf" => "update"]
+}
+
+case! {
+    modules_unavailable_are_blocked, converged,
+    |h| {
+        h.edit("/proc/modules", "tun 61440 0 - Live 0xffffffffc0ad1000\n", "");
+        h.edit(&format!("/lib/modules/{KERNEL}/modules.dep"), "kernel/drivers/net/tun.ko:\n", "");
+    },
+    BLOCKED, ["modules/unavailable" => "blocked"]
+}
+
+case! {
+    modules_built_in_are_in_sync, converged,
+    |h| {
+        h.edit("/proc/modules", "tun 61440 0 - Live 0xffffffffc0ad1000\n", "");
+        h.edit(&format!("/lib/modules/{KERNEL}/modules.dep"), "kernel/drivers/net/tun.ko:\n", "");
+        h.edit(
+            &format!("/lib/modules/{KERNEL}/modules.builtin"),
+            "kernel/mm/zswap.ko\n",
+            "kernel/mm/zswap.ko\nkernel/drivers/net/tun.ko\n",
+        );
+    },
+    OK, []
+}
+
+// Built in, with parameters, but missing from modules.builtin: /sys/module still shows it.
+case! {
+    modules_built_in_shown_only_in_sys_module_are_in_sync, converged,
+    |h| {
+        h.edit("/proc/modules", "tun 61440 0 - Live 0xffffffffc0ad1000\n", "");
+        h.mkdir("/sys/module/tun/parameters");
+    },
+    OK, []
+}
+
+// A kernel without loadable modules (no /proc/modules) cannot load what modules.dep lists.
+case! {
+    modules_without_loadable_module_support_are_blocked, converged,
+    |h| h.remove("/proc/modules"),
+    BLOCKED, ["modules/unavailable" => "blocked"]
+}
+
+// ---- cgroup delegation ------------------------------------------------------------------
+
+case! {
+    delegation_dropin_missing, converged,
+    |h| h.remove("/etc/systemd/system/user@.service.d/delegate.conf"),
+    CHANGES, ["file/etc/systemd/system/user@.service.d/delegate.conf" => "update"]
+}
+
+// Without the drop-in a user manager gets only memory and pids: the file changes, the manager
+// must restart to receive the rest, and k3s with it.
+case! {
+    delegation_drifted_and_not_received, converged,
+    |h| {
+        h.edit(
+            "/etc/systemd/system/user@.service.d/delegate.conf",
+            "Delegate=cpu cpuset io memory pids",
+            "Delegate=memory pids",
+        );
+        h.write(
+            &format!("/sys/fs/cgroup/user.slice/user-{UID}.slice/user@{UID}.service/cgroup.controllers"),
+            "memory pids\n",
+        );
+    },
+    CHANGES, [
+        "file/etc/systemd/system/user@.service.d/delegate.conf" => "update",
+        "delegation/user-manager" => "run",
+        "unit/k3s-rootless.service/restart" => "run",
+    ]
+}
+
+// ---- linger -----------------------------------------------------------------------------
+
+case! {
+    linger_missing, converged,
+    |h| h.remove("/var/lib/systemd/linger/k3s"),
+    CHANGES, ["linger/k3s" => "create"]
+}
+
+// ---- AppArmor ---------------------------------------------------------------------------
+
+case! { apparmor_not_needed_where_userns_is_unrestricted, converged, |h| (), OK, [] }
+
+case! {
+    apparmor_profile_missing_where_userns_is_restricted, converged,
+    |h| h.restricting_userns(),
+    CHANGES, [
+        "file/etc/apparmor.d/usr.local.bin.k3s" => "update",
+        "unit/k3s-rootless.service/restart" => "run",
+    ]
+}
+
+case! {
+    apparmor_profile_in_sync, converged,
+    |h| h.restricting_userns().with_apparmor_profile(),
+    OK, []
+}
+
+case! {
+    apparmor_profile_edited_locally, converged,
+    |h| h
+        .restricting_userns()
+        .with_apparmor_profile()
+        .edit("/etc/apparmor.d/usr.local.bin.k3s", "  userns,\n", ""),
+    CHANGES, [
+        "file/etc/apparmor.d/usr.local.bin.k3s" => "update",
+        "unit/k3s-rootless.service/restart" => "run",
+    ]
+}
+
+case! {
+    apparmor_without_abi_4_is_blocked, converged,
+    |h| h.restricting_userns().remove("/etc/apparmor.d/abi/4.0"),
+    BLOCKED, ["apparmor/etc/apparmor.d/usr.local.bin.k3s" => "blocked"]
+}
+
+// ---- the k3s binary ---------------------------------------------------------------------
+
+case! {
+    k3s_missing, converged,
+    |h| h.remove("/usr/local/bin/k3s"),
+    CHANGES, [
+        "k3s/binary" => "create",
+        "unit/k3s-rootless.service/restart" => "run",
+    ]
+}
+
+case! {
+    k3s_other_version, converged,
+    |h| h.install_k3s("v1.30.8+k3s1"),
+    CHANGES, [
+        "k3s/binary" => "update",
+        "unit/k3s-rootless.service/restart" => "run",
+    ]
+}
+
+case! {
+    k3s_that_prints_no_version, converged,
+    |h| h
+        .write("/usr/local/bin/k3s", "#!/bin/sh\necho 'segmentation fault' >&2\nexit 139\n")
+        .chmod("/usr/local/bin/k3s", 0o755),
+    CHANGES, [
+        "k3s/binary" => "update",
+        "unit/k3s-rootless.service/restart" => "run",
+    ]
+}
+
+case! {
+    k3s_rootful_install_is_blocked, converged,
+    |h| {
+        h.write("/etc/systemd/system/k3s.service", "[Unit]\nDescription=Lightweight Kubernetes\n");
+        h.write("/etc/rancher/k3s/k3s.yaml", "apiVersion: v1\n");
+    },
+    BLOCKED, [
+        "k3s/rootful/etc/systemd/system/k3s.service" => "blocked",
+        "k3s/rootful/etc/rancher/k3s/k3s.yaml" => "blocked",
+    ]
+}
+
+/// `k3s --version` is cached in XDG_CACHE_HOME by inode, size and mtime: a chmod leaves the key
+/// alone (the cached answer stands, though the file no longer runs), a new file replaces it.
+#[test]
+fn k3s_version_is_cached_until_the_binary_changes() {
+    let h = Host::converged();
+    h.groundwork(&["plan", SPEC]).code(OK);
+    let cache = h.outside("cache/groundwork/k3s-version.json");
+    assert!(cache.is_file(), "no cache at {}", cache.display());
+    h.chmod("/usr/local/bin/k3s", 0o644);
+    h.groundwork(&["plan", SPEC]).code(OK);
+    h.install_k3s("v1.30.8+k3s1");
+    let out = h.groundwork(&["plan", SPEC, "--output", "json"]);
+    out.code(CHANGES);
+    assert_eq!(out.json()["items"][0]["before"], "v1.30.8+k3s1");
+}
+
+// ---- the user unit ----------------------------------------------------------------------
+
+// The default.target.wants link still points at it, so the unit stays enabled.
+case! {
+    unit_file_missing, converged,
+    |h| h.remove("/home/k3s/.config/systemd/user/k3s-rootless.service"),
+    CHANGES, [
+        "file/home/k3s/.config/systemd/user/k3s-rootless.service" => "create",
+        "unit/k3s-rootless.service/restart" => "run",
+    ]
+}
+
+case! {
+    unit_file_edited_locally, converged,
+    |h| h.edit("/home/k3s/.config/systemd/user/k3s-rootless.service", " --disable=traefik", ""),
+    CHANGES, [
+        "file/home/k3s/.config/systemd/user/k3s-rootless.service" => "update",
+        "unit/k3s-rootless.service/restart" => "run",
+    ]
+}
+
+case! {
+    unit_disabled, converged,
+    |h| h.remove("/home/k3s/.config/systemd/user/default.target.wants/k3s-rootless.service"),
+    CHANGES, ["unit/k3s-rootless.service/enabled" => "update"]
+}
+
+case! {
+    unit_not_running, converged,
+    |h| h.write(
+        &format!("/sys/fs/cgroup/user.slice/user-{UID}.slice/user@{UID}.service/app.slice/k3s-rootless.service/cgroup.procs"),
+        "",
+    ),
+    CHANGES, ["unit/k3s-rootless.service/active" => "run"]
+}
+
+// An apply that changed the binary and died before the restart left this marker.
+case! {
+    unit_restart_pending_from_an_interrupted_apply, converged,
+    |h| h.write("/home/k3s/.local/state/groundwork/pending-restart", ""),
+    CHANGES, ["unit/k3s-rootless.service/restart" => "run"]
+}
+
+case! {
+    unit_stopped_and_disabled_by_the_spec, converged,
+    |h| h.edit_spec("  enabled: true\n  running: true\n", "  enabled: false\n  running: false\n"),
+    CHANGES, [
+        "unit/k3s-rootless.service/enabled" => "update",
+        "unit/k3s-rootless.service/active" => "run",
+    ]
+}
+
+// ---- errors: never "in sync" ------------------------------------------------------------
+
+#[test]
+fn unreadable_subuid_is_an_error() {
+    let h = Host::converged();
+    h.remove("/etc/subuid").mkdir("/etc/subuid");
+    let out = h.groundwork(&["plan", SPEC]);
+    out.code(ERROR);
+    assert!(out.stdout.is_empty());
+    let report = out.report();
+    insta::assert_snapshot!(report);
+}
+
+#[test]
+fn missing_kernel_release_is_an_error() {
+    let h = Host::converged();
+    h.remove("/proc/sys/kernel/osrelease");
+    let out = h.groundwork(&["plan", SPEC, "--output", "json"]);
+    out.code(ERROR);
+    assert!(out.stdout.is_empty());
+    let report = out.report();
+    insta::assert_snapshot!(report);
+}
+
+#[test]
+fn nonexistent_root_is_an_error() {
+    let h = Host::converged();
+    let out = h.groundwork_at(&h.outside("nowhere"), &["plan", SPEC]);
+    out.code(ERROR);
+    let report = out.report();
+    insta::assert_snapshot!(report);
+}
+
+/// A usage error is an error, never "changes pending": scripts read 2 as drift.
+#[test]
+#[ignore = "clap exits 2 on its own usage errors; src/cli.rs must map them to 1"]
+fn usage_error_exits_1() {
+    let h = Host::converged();
+    let out = h.groundwork(&["plan", SPEC, "--output", "yaml"]);
+    out.code(ERROR);
+}
+
+// ---- output formats ---------------------------------------------------------------------
+
+#[test]
+fn plan_json_of_a_converged_host() {
+    let out = Host::converged().groundwork(&["plan", SPEC, "--output", "json"]);
+    out.code(OK);
+    let json = out.filter(&out.stdout);
+    insta::assert_snapshot!(json);
+}
+
+#[test]
+fn plan_json_with_changes_and_blocked_items() {
+    let h = Host::converged();
+    h.remove("/run/systemd")
+        .write("/proc/sys/net/ipv4/ip_forward", "0\n")
+        .install_k3s("v1.30.8+k3s1")
+        .remove("/etc/systemd/system/user@.service.d/delegate.conf");
+    let out = h.groundwork(&["plan", SPEC, "--output", "json"]);
+    out.code(BLOCKED);
+    let json = out.filter(&out.stdout);
+    insta::assert_snapshot!(json);
+}
+
+#[test]
+fn plan_junit_with_changes_and_blocked_items() {
+    let h = Host::converged();
+    h.remove("/run/systemd")
+        .write("/proc/sys/net/ipv4/ip_forward", "0\n");
+    let out = h.groundwork(&["plan", SPEC, "--output", "junit"]);
+    out.code(BLOCKED);
+    let report = out.report();
+    insta::assert_snapshot!(report);
+}
+
+#[test]
+fn plan_json_names_the_spec_and_its_hash() {
+    let h = Host::converged();
+    let out = h.groundwork(&["plan", SPEC, "--output", "json"]);
+    let plan = out.json();
+    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["user"], USER);
+    assert_eq!(plan["spec"], h.spec_path().display().to_string());
+    let text = std::fs::read(h.spec_path()).expect("spec");
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&text));
+    assert_eq!(plan["spec_sha256"], sha);
+    assert_eq!(out.spec_sha256(), sha);
+}
+
+/// `--user` targets another account with the same spec: alice exists, but her home does not.
+#[test]
+fn user_flag_targets_another_account() {
+    let h = Host::converged();
+    let out = h.groundwork(&["--user", "alice", "plan", SPEC, "--output", "json"]);
+    out.code(BLOCKED);
+    let plan = out.json();
+    assert_eq!(plan["user"], "alice");
+    assert_eq!(plan["items"][0]["id"], "account/alice");
+    assert_eq!(plan["items"][0]["action"], "blocked");
+}
+
+/// The plan is read-only: running it changes nothing in the host tree.
+#[test]
+fn plan_changes_nothing_in_the_host() {
+    let h = Host::fresh();
+    let before = tree(&h.root());
+    h.groundwork(&["plan", SPEC]).code(CHANGES);
+    h.groundwork(&["plan", SPEC, "--output", "json"])
+        .code(CHANGES);
+    assert_eq!(before, tree(&h.root()));
+}
+
+/// Every path below `dir` with its content (a symlink: its target; a directory: nothing).
+fn tree(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("dir") {
+            let e = e.expect("entry");
+            let kind = e.file_type().expect("type");
+            let name = e.path().display().to_string();
+            if kind.is_dir() {
+                stack.push(e.path());
+                out.push((name, Vec::new()));
+            } else if kind.is_symlink() {
+                let target = std::fs::read_link(e.path()).expect("link");
+                out.push((name, target.display().to_string().into_bytes()));
+            } else {
+                out.push((name, std::fs::read(e.path()).expect("file")));
+            }
+        }
+    }
+    out.sort();
+    out
+}

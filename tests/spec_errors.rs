@@ -1,0 +1,291 @@
+//! Malformed specs: every command refuses them with exit 1 and a message that names the file,
+//! line, column and field path (with a "did you mean" for a misspelt key), before it observes
+//! anything.
+//!
+//! "Before it observes anything" is checked by pointing `--root` at a directory that does not
+//! exist: an observation would fail with "cannot observe the host" instead.
+
+mod common;
+use common::*;
+
+const K3S: &str = "k3s: { version: v1.31.4+k3s1 }\n";
+
+/// Runs `validate`, then `plan`, `drift` and `facts` against a root that does not exist, and
+/// checks that all four refuse the spec with the same message, which contains every string in
+/// `expected` (`{spec}` stands for the spec's path). Returns validate's report.
+fn refused(spec: impl AsRef<[u8]>, expected: &[&str]) -> String {
+    let h = Host::bare();
+    h.set_spec(spec);
+    refused_by(&h, &[SPEC], expected)
+}
+
+fn refused_by(h: &Host, spec_args: &[&str], expected: &[&str]) -> String {
+    let nowhere = h.outside("no-such-root");
+    let validate = h.groundwork_at(&nowhere, &[&["validate"], spec_args].concat());
+    validate.code(1);
+    assert!(validate.stdout.is_empty(), "{}", validate.report());
+    assert!(
+        validate.stderr.starts_with("error: invalid spec\n"),
+        "{}",
+        validate.report()
+    );
+    for want in expected {
+        let want = want.replace(SPEC, "[TMP]/spec.yaml");
+        assert!(
+            validate.filter(&validate.stderr).contains(&want),
+            "the message lacks {want:?}\n{}",
+            validate.report()
+        );
+    }
+    for command in ["plan", "drift", "facts"] {
+        let out = h.groundwork_at(&nowhere, &[&[command], spec_args].concat());
+        out.code(1);
+        assert!(out.stdout.is_empty(), "{command}: {}", out.report());
+        assert_eq!(out.stderr, validate.stderr, "{command} says something else");
+    }
+    validate.report()
+}
+
+/// `spec_error! { name, spec text, [strings the message must contain] }`
+macro_rules! spec_error {
+    ($name:ident, $spec:expr, [$($want:expr),* $(,)?]) => {
+        #[test]
+        fn $name() {
+            let report = refused($spec, &[$($want),*]);
+            insta::assert_snapshot!(report);
+        }
+    };
+}
+
+// ---- files that are no spec at all ------------------------------------------------------
+
+spec_error! { empty_file, "", ["{spec}: the spec is empty"] }
+
+spec_error! { only_comments, "# nothing yet\n\n  # really\n", ["{spec}: the spec is empty"] }
+
+spec_error! {
+    binary_junk, b"\x7fELF\x02\x01\x01\x00\x00\x00user: k3s\n".as_slice(),
+    ["{spec}: this is a binary file (it contains NUL bytes)"]
+}
+
+spec_error! {
+    not_utf8, b"user: { name: k3s }\n# caf\xe9\n".as_slice(),
+    ["{spec}: the spec is not valid UTF-8 (at byte 25)"]
+}
+
+spec_error! {
+    too_large, format!("user: {{ name: k3s }}\n{K3S}{}", "# padding\n".repeat(110_000)),
+    ["{spec}: the spec is 1100051 bytes; a spec is at most 1048576 bytes"]
+}
+
+spec_error! {
+    yaml_syntax_error, format!("user: {{ name: k3s\n{K3S}"),
+    ["{spec}:2:4: field `user`: "]
+}
+
+spec_error! { a_list_instead_of_a_map, "- user: k3s\n", ["{spec}:1:1: "] }
+
+// ---- fields -----------------------------------------------------------------------------
+
+spec_error! {
+    unknown_field_suggests_the_right_one, format!("user:\n  name: k3s\n  crate: true\n{K3S}"),
+    [
+        "{spec}:3:3: field `user.crate`: unknown field `crate`",
+        "= hint: did you mean `create`?",
+    ]
+}
+
+spec_error! {
+    unknown_top_level_field_suggests_the_right_one,
+    format!("user: {{ name: k3s }}\nsysctl:\n  net.ipv4.ip_forward: 1\n{K3S}"),
+    [
+        "{spec}:2:1: field `sysctl`: unknown field `sysctl`",
+        "= hint: did you mean `sysctls`?",
+    ]
+}
+
+spec_error! {
+    unknown_field_far_from_any_has_no_suggestion,
+    format!("user: {{ name: k3s }}\n{K3S}kubernetes: true\n"),
+    ["{spec}:3:1: field `kubernetes`: unknown field `kubernetes`"]
+}
+
+spec_error! {
+    duplicate_key, format!("user: {{ name: k3s }}\n{K3S}user: {{ name: bob }}\n"),
+    ["{spec}:3:1: duplicate mapping key: user; each key may appear once"]
+}
+
+spec_error! { missing_required_field, "user: { name: k3s }\n", ["{spec}:1:1: missing field `k3s`"] }
+
+spec_error! {
+    wrong_type_number, format!("user: {{ name: k3s }}\nsubids:\n  count: lots\n{K3S}"),
+    ["{spec}:3:10: field `subids.count`: "]
+}
+
+spec_error! {
+    wrong_type_boolean, format!("user: {{ name: k3s }}\nlinger: \"yes please\"\n{K3S}"),
+    ["{spec}:2:9: field `linger`: "]
+}
+
+// serde's derive would read a sequence as `[value, optional, at_least]`.
+spec_error! {
+    wrong_type_sysctl_value,
+    format!("user: {{ name: k3s }}\n{K3S}sysctls:\n  net.ipv4.ip_forward: [1]\n"),
+    ["{spec}:4:24: field `sysctls[\"net.ipv4.ip_forward\"]`: expected a value (number or string) or `{ value: ..., optional: true }`"]
+}
+
+// ---- values -----------------------------------------------------------------------------
+
+spec_error! {
+    bad_sysctl_key,
+    format!("user: {{ name: k3s }}\n{K3S}sysctls:\n  net.ipv4.ip_forward: 1\n  net/ipv4/../../../etc/shadow: 1\n"),
+    ["{spec}:5:3: field `sysctls[\"net/ipv4/../../../etc/shadow\"]`: \"net/ipv4/../../../etc/shadow\" is not a sysctl key"]
+}
+
+spec_error! {
+    sysctl_groundwork_does_not_manage,
+    format!("user: {{ name: k3s }}\n{K3S}sysctls:\n  kernel.core_pattern: \"|/bin/sh\"\n"),
+    ["{spec}:4:3: field `sysctls[\"kernel.core_pattern\"]`: groundwork does not manage \"kernel.core_pattern\""]
+}
+
+spec_error! {
+    subid_count_below_65536,
+    format!("user: {{ name: k3s }}\nsubids:\n  start: auto\n  count: 1000\n{K3S}"),
+    ["{spec}:4:3: field `subids.count`: count 1000 is below 65536"]
+}
+
+spec_error! {
+    subid_start_overlapping_real_ids, format!("user: {{ name: k3s }}\nsubids:\n  start: 1000\n{K3S}"),
+    ["{spec}:3:3: field `subids.start`: start 1000 overlaps the range of real user ids (below 100000)"]
+}
+
+spec_error! {
+    subid_range_past_32_bits, format!("user: {{ name: k3s }}\nsubids:\n  start: 4294950000\n{K3S}"),
+    ["{spec}:3:3: field `subids.start`: the range 4294950000 + 65536 overflows 32-bit ids"]
+}
+
+spec_error! {
+    subid_start_neither_auto_nor_a_number,
+    format!("user: {{ name: k3s }}\nsubids:\n  start: next\n{K3S}"),
+    ["{spec}:3:3: field `subids.start`: invalid value: string \"next\""]
+}
+
+spec_error! {
+    root_user, format!("user:\n  name: root\n  create: false\n{K3S}"),
+    ["{spec}:2:3: field `user.name`: the target user must not be root"]
+}
+
+spec_error! {
+    invalid_user_name, format!("user:\n  name: ../k3s\n{K3S}"),
+    ["{spec}:2:3: field `user.name`: \"../k3s\" is not a valid user name"]
+}
+
+spec_error! {
+    bad_k3s_version, "user: { name: k3s }\nk3s:\n  version: latest\n",
+    ["{spec}:3:3: field `k3s.version`: \"latest\" is not a k3s release tag"]
+}
+
+spec_error! {
+    bad_k3s_checksum,
+    "user: { name: k3s }\nk3s:\n  version: v1.31.4+k3s1\n  source:\n    sha256: abc\n",
+    ["{spec}:5:5: field `k3s.source.sha256`: expected `auto` or 64 lower-case hex digits"]
+}
+
+spec_error! {
+    package_that_is_an_option,
+    format!("user: {{ name: k3s }}\n{K3S}packages:\n  - uidmap\n  - -oAPT::Update::Pre-Invoke::=/bin/sh\n"),
+    ["{spec}:5:5: field `packages[1]`: \"-oAPT::Update::Pre-Invoke::=/bin/sh\" is not a package name"]
+}
+
+spec_error! {
+    controller_listed_twice,
+    format!("user: {{ name: k3s }}\n{K3S}cgroup:\n  delegate: [cpu, memory, cpu]\n"),
+    ["{spec}:4:27: field `cgroup.delegate[2]`: \"cpu\" is listed twice"]
+}
+
+spec_error! {
+    rootless_flag_in_args, format!("user: {{ name: k3s }}\n{K3S}unit:\n  args: [--rootless]\n"),
+    ["{spec}:4:10: field `unit.args[0]`: `--rootless` is always passed"]
+}
+
+spec_error! {
+    every_problem_is_reported,
+    format!("user:\n  name: Root User\nsubids:\n  count: 10\n{K3S}health:\n  timeout: forever\n"),
+    [
+        "{spec}:2:3: field `user.name`: \"Root User\" is not a valid user name",
+        "{spec}:4:3: field `subids.count`: count 10 is below 65536",
+        "{spec}:7:3: field `health.timeout`: \"forever\" is not a timeout between 1s and 1h",
+    ]
+}
+
+// Nine levels of ten aliases expand to 10^9 nodes; the parser's budget stops it.
+spec_error! {
+    alias_bomb,
+    {
+        let mut bomb = String::from("[&a0 [1,1,1,1,1,1,1,1,1,1]");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(",");
+            bomb.push_str(&format!(", &a{i} [{refs}]"));
+        }
+        format!("user: {{ name: k3s }}\n{K3S}sysctls:\n  net.ipv4.ip_forward: {bomb}]\n")
+    },
+    [
+        "{spec}:4:",
+        "field `sysctls[\"net.ipv4.ip_forward\"]",
+        "the document is too large once its aliases are expanded",
+    ]
+}
+
+// ---- where the spec comes from ----------------------------------------------------------
+
+#[test]
+fn nonexistent_file() {
+    let h = Host::bare();
+    let missing = h.outside("missing.yaml");
+    let report = refused_by(
+        &h,
+        &[missing.to_str().expect("UTF-8")],
+        &["[TMP]/missing.yaml: cannot read the spec: No such file or directory"],
+    );
+    insta::assert_snapshot!(report);
+}
+
+#[test]
+fn a_directory_is_no_spec() {
+    let h = Host::bare();
+    let dir = h.outside("specs");
+    std::fs::create_dir(&dir).expect("a directory");
+    refused_by(
+        &h,
+        &[dir.to_str().expect("UTF-8")],
+        &["[TMP]/specs: cannot read the spec: Is a directory"],
+    );
+}
+
+/// `--user` stands in for `user.name`, and is checked the same way.
+#[test]
+fn user_flag_naming_root() {
+    let h = Host::bare();
+    let nowhere = h.outside("no-such-root");
+    for command in ["plan", "drift", "facts"] {
+        let out = h.groundwork_at(&nowhere, &["--user", "root", command, SPEC]);
+        out.code(1);
+        assert!(out.stdout.is_empty());
+        assert_eq!(
+            out.stderr,
+            "error: invalid spec\n--user: the target user must not be root: rootless k3s runs as an unprivileged account\n"
+        );
+    }
+}
+
+#[test]
+fn valid_spec_is_valid() {
+    let h = Host::bare();
+    let out = h.groundwork(&["validate", SPEC]);
+    out.code(0);
+    assert_eq!(
+        out.filter(&out.stdout),
+        "[TMP]/spec.yaml: valid (user k3s, k3s v1.31.4+k3s1)\n"
+    );
+    assert!(out.stderr.is_empty());
+}
