@@ -473,7 +473,7 @@ vm__ensure_booted_snapshot() {
     vm__boot __snapshot
     # Boot jobs finished, and nothing failed: every clone starts from a quiet, healthy guest.
     local state
-    state=$(vm_ssh __snapshot 'systemctl is-system-running --wait; systemctl --failed --no-legend --plain') || true
+    state=$(vm_ssh __snapshot 'timeout 120 systemctl is-system-running --wait; systemctl --failed --no-legend --plain') || true
     [[ "$state" == running ]] || fail "the fresh guest is not healthy: $state"
     vm__save_state __snapshot "$snapdir"
     vm_log "booted snapshot made in $((SECONDS - t0)) s"
