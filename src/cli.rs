@@ -164,7 +164,18 @@ pub enum HelperCommand {
 }
 
 pub fn run() -> i32 {
-    let cli = Cli::parse();
+    // clap exits 2 on a usage error, which scripts would read as "changes pending".
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            };
+        }
+    };
     init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -645,7 +645,6 @@ fn nonexistent_root_is_an_error() {
 
 /// A usage error is an error, never "changes pending": scripts read 2 as drift.
 #[test]
-#[ignore = "clap exits 2 on its own usage errors; src/cli.rs must map them to 1"]
 fn usage_error_exits_1() {
     let h = Host::converged();
     let out = h.groundwork(&["plan", SPEC, "--output", "yaml"]);
