@@ -47,7 +47,9 @@ main() {
   echo "vagrant validate ($(vagrant --version)) of $REPO/Vagrantfile"
   # No provider (VirtualBox, libvirt) is usable here, so their blocks are parsed as Ruby but their
   # settings are not checked.
-  VAGRANT_HOME=$VAGRANT_TMP_HOME VAGRANT_CHECKPOINT_DISABLE=1 vagrant validate --ignore-provider
+  # VAGRANT_DOTFILE_PATH: vagrant would otherwise leave a .vagrant/ directory in the checkout.
+  VAGRANT_HOME=$VAGRANT_TMP_HOME VAGRANT_DOTFILE_PATH=$VAGRANT_TMP_HOME/dotfile VAGRANT_CHECKPOINT_DISABLE=1 \
+    vagrant validate --ignore-provider
 }
 
 main "$@"
