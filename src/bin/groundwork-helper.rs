@@ -59,7 +59,7 @@ fn handle() -> (i32, Response) {
         log(&invoker, req.verb(), &format!("refused: {e}"));
         return refused(e);
     }
-    match privileged::execute(&req) {
+    match privileged::execute_for(&req, &invoker) {
         Ok((changed, msg)) => {
             log(&invoker, req.verb(), &msg);
             (

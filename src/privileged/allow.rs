@@ -73,15 +73,14 @@ pub const PACKAGES: &[&str] = &[
 /// The largest range one request may add: 256 × 65536.
 pub const MAX_SUBID_COUNT: u32 = 1 << 24;
 
-/// Where a k3s binary may be installed.
+/// Where a k3s binary may be installed: a file named exactly `k3s` directly in one of these
+/// directories. Any other name there is another program that root runs (or a setuid one, whose
+/// mode a replacement keeps), so writing bytes the invoker chose to it would make the invoker root.
 pub fn is_allowed_install_path(p: &str) -> bool {
     crate::names::is_clean_absolute_path(p)
         && ["/usr/local/bin/", "/usr/bin/", "/opt/k3s/bin/"]
             .iter()
-            .any(|dir| {
-                p.strip_prefix(dir)
-                    .is_some_and(|name| !name.is_empty() && !name.contains('/'))
-            })
+            .any(|dir| p.strip_prefix(dir) == Some("k3s"))
 }
 
 /// Sysctl values the allow-listed keys take: one or two unsigned or negative integers.

@@ -11,4 +11,4 @@ pub mod validate;
 mod verbs;
 
 pub use request::{Request, Response};
-pub use verbs::execute;
+pub use verbs::{execute, execute_for};

@@ -15,6 +15,17 @@ fn refuse(msg: String) -> io::Error {
 /// writable by group or others (sudo-rs's rule for sudoers), or a sticky /tmp-like directory
 /// is refused outright: otherwise another user could swap a path component.
 pub fn check_trusted_dir(dir: &Path) -> io::Result<()> {
+    check_chain(dir)?;
+    // A root-owned link is followed, so where it leads must pass the same rule: a link to a
+    // directory that someone else can write is no safer than that directory.
+    let real = fs::canonicalize(dir)?;
+    if real != dir {
+        check_chain(&real)?;
+    }
+    Ok(())
+}
+
+fn check_chain(dir: &Path) -> io::Result<()> {
     let mut current = PathBuf::from("/");
     let mut chain = vec![current.clone()];
     for part in dir.components().skip(1) {

@@ -121,7 +121,7 @@ fn module_ok(name: &str) -> Result<(), String> {
 fn install_path_ok(p: &str) -> Result<(), String> {
     if !allow::is_allowed_install_path(p) {
         return Err(format!(
-            "{p:?} is not an allowed k3s path (a file directly in /usr/local/bin, /usr/bin or /opt/k3s/bin)"
+            "{p:?} is not an allowed k3s path (a file named k3s directly in /usr/local/bin, /usr/bin or /opt/k3s/bin)"
         ));
     }
     Ok(())

@@ -1,15 +1,23 @@
 //! Executing validated requests. Each verb is idempotent: it reports `changed: false` when the
 //! host already has what was asked.
 
+use super::authorize::Invoker;
 use super::request::Request;
 use super::secure_fs;
 use super::tools::{find, run};
 use crate::resources::{apparmor, delegation, modules, subids, sysctl};
 use std::path::Path;
 
-/// Runs one request that has passed validation and authorization. Returns whether it changed
-/// anything, and a message.
+/// Runs one request that has passed validation and authorization, for root (groundwork running
+/// as root). Returns whether it changed anything, and a message.
 pub fn execute(req: &Request) -> Result<(bool, String), String> {
+    execute_for(req, &Invoker::Root)
+}
+
+/// Runs one request for `invoker` (the helper's caller). A file the request names as input is read
+/// only when the invoker owns it: root can read every file, and the helper must not read for a
+/// user what that user cannot read.
+pub fn execute_for(req: &Request, invoker: &Invoker) -> Result<(bool, String), String> {
     super::validate::validate(req)?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     match req {
@@ -65,7 +73,7 @@ pub fn execute(req: &Request) -> Result<(bool, String), String> {
             source,
             sha256,
             install_path,
-        } => install_k3s(source, sha256, install_path),
+        } => install_k3s(source, sha256, install_path, invoker),
     }
 }
 
@@ -222,23 +230,46 @@ fn load_module(name: &str) -> Result<(bool, String), String> {
     Ok((true, format!("loaded module {name}")))
 }
 
-fn install_k3s(source: &str, sha256: &str, install_path: &str) -> Result<(bool, String), String> {
-    use sha2::{Digest, Sha256};
+/// Reads the k3s binary to install. The owner check is on the opened file, not the path: the
+/// path's directories belong to the user, who could swap them between a check and the open.
+/// Without it, a user could have root copy /etc/shadow to a world-readable k3s path (learning the
+/// sha256 to send from the mismatch message).
+fn read_source(source: &str, invoker: &Invoker) -> Result<Vec<u8>, String> {
     use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    // Read the bytes once, hash exactly those bytes, write exactly those bytes: the source file
-    // belongs to the user and could change between a check and a copy.
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let mut f = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(source)
         .map_err(|e| format!("cannot open {source}: {e}"))?;
-    if !f.metadata().map_err(|e| e.to_string())?.is_file() {
+    let meta = f.metadata().map_err(|e| e.to_string())?;
+    if let Invoker::User { uid, name } = invoker
+        && meta.uid() != *uid
+    {
+        return Err(format!(
+            "{source} belongs to uid {}, not to {name}: the helper installs only a file its invoker owns",
+            meta.uid()
+        ));
+    }
+    if !meta.is_file() {
         return Err(format!("{source} is not a regular file"));
     }
     let mut bytes = Vec::new();
     f.read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read {source}: {e}"))?;
+    Ok(bytes)
+}
+
+fn install_k3s(
+    source: &str,
+    sha256: &str,
+    install_path: &str,
+    invoker: &Invoker,
+) -> Result<(bool, String), String> {
+    use sha2::{Digest, Sha256};
+    // Read the bytes once, hash exactly those bytes, write exactly those bytes: the source file
+    // belongs to the user and could change between a check and a copy.
+    let bytes = read_source(source, invoker)?;
     let actual = hex::encode(Sha256::digest(&bytes));
     if actual != sha256 {
         return Err(format!(
@@ -258,4 +289,43 @@ fn install_k3s(source: &str, sha256: &str, install_path: &str) -> Result<(bool, 
             format!("{install_path} already has sha256 {sha256}")
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn the_k3s_source_must_belong_to_the_invoker() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("k3s");
+        std::fs::write(&file, b"binary").unwrap();
+        let file = file.to_str().unwrap();
+        let owner = std::fs::metadata(file).unwrap().uid();
+        let owner_invoker = Invoker::User {
+            uid: owner,
+            name: "owner".into(),
+        };
+        let other = Invoker::User {
+            uid: owner.wrapping_add(1),
+            name: "other".into(),
+        };
+        assert_eq!(read_source(file, &owner_invoker).unwrap(), b"binary");
+        assert_eq!(read_source(file, &Invoker::Root).unwrap(), b"binary");
+        let err = read_source(file, &other).unwrap_err();
+        assert!(err.contains("belongs to uid"), "{err}");
+        // A root-only file is never read for a user (as root the open succeeds; the owner
+        // check refuses it).
+        assert!(read_source("/etc/shadow", &other).is_err());
+    }
+
+    #[test]
+    fn a_fifo_source_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("k3s");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let err = read_source(fifo.to_str().unwrap(), &Invoker::Root).unwrap_err();
+        assert!(err.contains("not a regular file"), "{err}");
+    }
 }

@@ -1,0 +1,697 @@
+//! Hostile requests to the privilege boundary: each must be refused, and nothing on the host may
+//! change. The logic is checked through the library; parse-, validation- and authorization-level
+//! refusals are also checked against the real `groundwork-helper` binary.
+//!
+//! SAFETY: CI runs this as root, so the real helper executes whatever passes validation and
+//! authorization. `run_helper` therefore asks the library first and panics, without starting the
+//! binary, if a request would not be refused.
+
+use assert_cmd::Command;
+use groundwork::privileged::authorize::{self, Invoker, authorize_with};
+use groundwork::privileged::request::{MAX_REQUEST_BYTES, parse};
+use groundwork::privileged::validate::validate;
+use groundwork::privileged::{Request, Response, allow, secure_fs};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+use std::path::Path;
+use std::time::Duration;
+
+const EXIT_REFUSED: i32 = 2;
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Says loudly what was not tested. Written to the stderr handle, not through `eprintln!`, so that
+/// the test harness's output capture cannot hide it behind a plain "ok".
+fn skipped(what: &str) {
+    let _ = writeln!(std::io::stderr(), "==== SKIPPED (needs root): {what} ====");
+}
+
+/// What the tests look at to see that nothing changed: the sysctls and files the verbs write,
+/// the directories they write into, and the loaded modules.
+fn host_state() -> BTreeMap<String, String> {
+    let mut state = BTreeMap::new();
+    for f in [
+        "/proc/sys/net/ipv4/ip_forward",
+        "/proc/sys/net/ipv4/ip_unprivileged_port_start",
+        "/proc/sys/kernel/core_pattern",
+        "/etc/subuid",
+        "/etc/subgid",
+        "/etc/passwd",
+        "/etc/group",
+    ] {
+        let text = fs::read_to_string(f).unwrap_or_else(|e| format!("<{e}>"));
+        state.insert(f.to_string(), text);
+    }
+    for d in [
+        "/etc/sysctl.d",
+        "/etc/modules-load.d",
+        "/etc/apparmor.d",
+        "/etc/systemd/system/user@.service.d",
+        "/var/lib/systemd/linger",
+        "/usr/local/bin",
+        "/opt/k3s/bin",
+    ] {
+        let mut entries: Vec<String> = fs::read_dir(d)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| {
+                        let m = e.metadata().ok();
+                        format!(
+                            "{} {} {}",
+                            e.file_name().to_string_lossy(),
+                            m.as_ref().map_or(0, |m| m.len()),
+                            m.as_ref().map_or(0, |m| m.mtime()),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        entries.sort();
+        state.insert(d.to_string(), entries.join("\n"));
+    }
+    let mut modules: Vec<String> = fs::read_to_string("/proc/modules")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').next().map(str::to_string))
+        .collect();
+    modules.sort();
+    state.insert("/proc/modules".into(), modules.join(" "));
+    state
+}
+
+/// The library's verdict, exactly as the binary reaches it: the invoker from SUDO_UID, then
+/// parse, validate and authorize against the real allow-list file.
+fn library_verdict(body: &[u8], sudo_uid: Option<&str>) -> Result<Request, String> {
+    let invoker = authorize::invoker(0, sudo_uid)?;
+    let req = parse(body)?;
+    validate(&req)?;
+    authorize::authorize(&invoker, &req)?;
+    Ok(req)
+}
+
+/// Runs the real helper with `body` on stdin; asserts that it refuses (exit 2, one JSON line with
+/// ok=false, changed=false, a message containing `expect`) and that the host did not change.
+fn assert_helper_refuses(body: &[u8], sudo_uid: Option<&str>, args: &[&str], expect: &str) {
+    if let Ok(req) = library_verdict(body, sudo_uid) {
+        panic!(
+            "SAFETY: {req:?} would pass validation and authorization; it must not be sent to \
+             the real helper, which executes it as root"
+        );
+    }
+    let before = host_state();
+    let mut cmd = Command::cargo_bin("groundwork-helper").expect("the helper is built");
+    cmd.env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .args(args)
+        .write_stdin(body.to_vec())
+        .timeout(Duration::from_secs(60));
+    if let Some(uid) = sudo_uid {
+        cmd.env("SUDO_UID", uid);
+    }
+    let out = cmd.output().expect("the helper runs");
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8 output");
+    let shown = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_REFUSED),
+        "{shown:?}: stdout {stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 1, "one response line: {stdout}");
+    let resp: Response = serde_json::from_str(stdout.trim_end()).expect("a JSON response");
+    assert!(!resp.ok && !resp.changed, "{shown:?}: {resp:?}");
+    assert!(
+        resp.msg.contains(expect),
+        "{shown:?}: expected {expect:?} in {:?}",
+        resp.msg
+    );
+    assert!(
+        resp.msg.len() < 1024,
+        "the message never echoes a huge request"
+    );
+    assert_eq!(before, host_state(), "{shown:?} changed the host");
+}
+
+/// A request refused by parse or validate, from root (so that authorization would let it
+/// through): in the library and in the real binary.
+fn assert_refused(body: impl AsRef<[u8]>, expect: &str) {
+    let body = body.as_ref();
+    let lib = parse(body).and_then(|r| validate(&r));
+    let err = lib.expect_err("the library refuses it");
+    assert!(err.contains(expect), "expected {expect:?} in {err:?}");
+    if !is_root() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            skipped("binary-level refusals through the real helper (checked in the library only)")
+        });
+        return;
+    }
+    assert_helper_refuses(body, None, &[], expect);
+}
+
+fn j(v: Value) -> Vec<u8> {
+    serde_json::to_vec(&v).unwrap()
+}
+
+fn nobody() -> (u32, String) {
+    let u = nix::unistd::User::from_name("nobody")
+        .ok()
+        .flatten()
+        .expect("the nobody account exists");
+    (u.uid.as_raw(), u.name)
+}
+
+// ---- parse level ----------------------------------------------------------------------------
+
+#[test]
+fn unknown_verbs_are_refused() {
+    assert_refused(
+        j(json!({"verb": "run_shell", "cmd": "sh"})),
+        "unknown variant",
+    );
+    assert_refused(
+        j(json!({"verb": "SET_SYSCTL", "key": "net.ipv4.ip_forward", "value": "1"})),
+        "unknown variant",
+    );
+    assert_refused(
+        j(json!({"key": "net.ipv4.ip_forward", "value": "1"})),
+        "missing field `verb`",
+    );
+}
+
+#[test]
+fn extra_fields_are_refused() {
+    // Without the extra field these would pass and execute: the field alone must refuse them.
+    assert_refused(
+        j(json!({"verb": "set_sysctl", "key": "net.ipv4.ip_forward", "value": "1", "extra": 1})),
+        "unknown field",
+    );
+    assert_refused(
+        j(json!({"verb": "load_module", "name": "tun", "args": "-r"})),
+        "unknown field",
+    );
+    assert_refused(
+        j(
+            json!({"verb": "install_packages", "names": ["uidmap"], "options": ["-oAPT::Update::Pre-Invoke::=sh"]}),
+        ),
+        "unknown field",
+    );
+}
+
+#[test]
+fn nul_bytes_are_refused() {
+    let ip_forward = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").ok();
+    assert_refused(
+        b"{\"verb\":\"set_sysctl\",\"key\":\"net.ipv4.ip_forward\",\"value\":\"1\"}\0",
+        "NUL",
+    );
+    assert_refused(b"{\"verb\":\"load_module\",\"name\":\"tun\0\"}", "NUL");
+    // Escaped in the JSON, the NUL reaches validation, which refuses it.
+    assert_refused(
+        j(json!({"verb": "load_module", "name": "tun\u{0}-r"})),
+        "allow-list",
+    );
+    assert_refused(
+        j(json!({"verb": "set_sysctl", "key": "net.ipv4.ip_forward\u{0}", "value": "1"})),
+        "allow-list",
+    );
+    assert_eq!(
+        ip_forward,
+        fs::read_to_string("/proc/sys/net/ipv4/ip_forward").ok()
+    );
+}
+
+#[test]
+fn oversized_requests_are_refused() {
+    // A request that would pass, padded past the limit: the size alone must refuse it.
+    let mut body = j(json!({"verb": "set_sysctl", "key": "net.ipv4.ip_forward", "value": "1"}));
+    body.resize(MAX_REQUEST_BYTES + 1, b' ');
+    assert_refused(&body, "limit");
+    body.resize(4 * 1024 * 1024, b' ');
+    assert_refused(&body, "limit");
+    // Exactly at the limit, size is not the reason (and this one fails validation).
+    let mut at_limit = j(json!({"verb": "load_module", "name": "-r"}));
+    at_limit.resize(MAX_REQUEST_BYTES, b' ');
+    assert_refused(&at_limit, "allow-list");
+}
+
+#[test]
+fn arguments_in_argv_are_refused() {
+    let req = r#"{"verb":"set_sysctl","key":"net.ipv4.ip_forward","value":"1"}"#;
+    if !is_root() {
+        return skipped("the helper's argv refusal");
+    }
+    for args in [&[req][..], &["--help"], &[""], &["-", "x"]] {
+        assert_helper_refuses(b"", None, args, "takes no arguments");
+    }
+}
+
+#[test]
+fn invalid_json_is_refused() {
+    for (body, expect) in [
+        (&b""[..], "EOF"),
+        (b"not json", "expected"),
+        (b"{\"verb\":", "EOF"),
+        (b"[]", "request refused"),
+        (b"\"set_sysctl\"", "request refused"),
+        (b"null", "request refused"),
+        (b"\xff\xfe{}", "expected"),
+        (
+            b"{\"verb\":\"set_sysctl\",\"key\":1,\"value\":\"1\"}",
+            "invalid type",
+        ),
+        (
+            b"{\"verb\":\"set_sysctl\",\"key\":\"net.ipv4.ip_forward\",\"key\":\"kernel.core_pattern\",\"value\":\"1\"}",
+            "duplicate field",
+        ),
+        (
+            b"{\"verb\":\"add_subids\",\"user\":\"bob\",\"start\":-1,\"count\":65536,\"uids\":true,\"gids\":true}",
+            "invalid value",
+        ),
+        (
+            b"{\"verb\":\"add_subids\",\"user\":\"bob\",\"start\":4294967296,\"count\":65536,\"uids\":true,\"gids\":true}",
+            "invalid value",
+        ),
+        (
+            b"{\"verb\":\"add_subids\",\"user\":\"bob\",\"start\":100000.5,\"count\":65536,\"uids\":true,\"gids\":true}",
+            "invalid type",
+        ),
+    ] {
+        assert_refused(body, expect);
+    }
+}
+
+// ---- authorization --------------------------------------------------------------------------
+
+fn alice() -> Invoker {
+    Invoker::User {
+        uid: 1000,
+        name: "alice".into(),
+    }
+}
+
+fn subids_for(user: &str) -> Request {
+    Request::AddSubids {
+        user: user.into(),
+        start: 200_000,
+        count: 65_536,
+        uids: true,
+        gids: true,
+    }
+}
+
+#[test]
+fn a_user_cannot_act_for_another() {
+    let none = || Ok(vec![]);
+    for req in [
+        subids_for("bob"),
+        Request::EnableLinger { user: "bob".into() },
+        Request::RestartUserManager { user: "bob".into() },
+        Request::CreateUser { user: "bob".into() },
+        // Creating an account is never "for yourself".
+        Request::CreateUser {
+            user: "alice".into(),
+        },
+    ] {
+        validate(&req).expect("valid arguments: only authorization refuses");
+        let err = authorize_with(&alice(), &req, none).expect_err("refused");
+        assert!(err.contains("alice may not"), "{err}");
+        // Someone else's allow-list line does not help, nor does a reversed one.
+        let others = || {
+            Ok(vec![
+                ("carol".to_string(), "bob".to_string()),
+                ("bob".to_string(), "alice".to_string()),
+            ])
+        };
+        assert!(authorize_with(&alice(), &req, others).is_err());
+        // An unreadable or untrusted allow-list refuses.
+        assert!(authorize_with(&alice(), &req, || Err("untrusted".into())).is_err());
+    }
+    assert!(authorize_with(&alice(), &subids_for("alice"), none).is_ok());
+}
+
+#[test]
+fn the_invoker_comes_only_from_root_and_a_real_sudo_uid() {
+    assert!(authorize::invoker(1000, Some("1000")).is_err());
+    assert!(authorize::invoker(1000, None).is_err());
+    for bad in ["", "x", "-1", "1000 ", "0x3e8", "99999999999"] {
+        assert!(authorize::invoker(0, Some(bad)).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn the_helper_refuses_another_users_subids() {
+    if !is_root() {
+        return skipped("binary-level authorization refusals");
+    }
+    let (uid, name) = nobody();
+    let uid = uid.to_string();
+    let invoker = authorize::invoker(0, Some(&uid)).unwrap();
+    assert_eq!(
+        invoker,
+        Invoker::User {
+            uid: uid.parse().unwrap(),
+            name: name.clone()
+        }
+    );
+    let subuid = fs::read_to_string("/etc/subuid").ok();
+    let subgid = fs::read_to_string("/etc/subgid").ok();
+    for req in [
+        json!({"verb": "add_subids", "user": "bob", "start": 200000, "count": 65536, "uids": true, "gids": true}),
+        json!({"verb": "add_subids", "user": "daemon", "start": 300000, "count": 65536, "uids": true, "gids": false}),
+        json!({"verb": "enable_linger", "user": "bob"}),
+        json!({"verb": "restart_user_manager", "user": "daemon"}),
+        json!({"verb": "create_user", "user": name}),
+    ] {
+        assert_helper_refuses(&j(req), Some(&uid), &[], &format!("{name} may not"));
+    }
+    // A SUDO_UID that is not a uid with an account refuses before the request is read.
+    let bob = j(json!({"verb": "enable_linger", "user": "bob"}));
+    assert_helper_refuses(&bob, Some("x"), &[], "not a uid");
+    assert_helper_refuses(&bob, Some("4000000000"), &[], "no account");
+    assert_eq!(subuid, fs::read_to_string("/etc/subuid").ok());
+    assert_eq!(subgid, fs::read_to_string("/etc/subgid").ok());
+}
+
+// ---- validation -----------------------------------------------------------------------------
+
+#[test]
+fn sysctls_outside_the_allow_list_are_refused() {
+    let ip_forward = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").ok();
+    for key in [
+        "../../../etc/passwd",
+        "net.ipv4/../../kernel/core_pattern",
+        "net.ipv4.ip_forward/../../../kernel/core_pattern",
+        "net/ipv4/ip_forward",
+        "net.ipv4..ip_forward",
+        "kernel.core_pattern",
+        "kernel.modprobe",
+        "fs.suid_dumpable",
+        "NET.IPV4.IP_FORWARD",
+        " net.ipv4.ip_forward",
+        "net.ipv4.ip_forward\n",
+    ] {
+        let body = j(json!({"verb": "set_sysctl", "key": key, "value": "1"}));
+        assert_refused(&body, "allow-list");
+        let body = j(
+            json!({"verb": "persist_sysctls", "settings": {key: "1", "net.ipv4.ip_forward": "1"}}),
+        );
+        assert_refused(&body, "allow-list");
+    }
+    for value in [
+        "",
+        "1\nkernel.core_pattern=|/bin/sh",
+        "|/bin/sh",
+        "1 2 3",
+        "--1",
+        "-",
+        "1 ",
+        "١",
+        "99999999999999999999",
+    ] {
+        let body = j(json!({"verb": "set_sysctl", "key": "net.ipv4.ip_forward", "value": value}));
+        assert_refused(&body, "integers");
+    }
+    assert_refused(
+        j(json!({"verb": "persist_sysctls", "settings": {}})),
+        "at least one",
+    );
+    assert_eq!(
+        ip_forward,
+        fs::read_to_string("/proc/sys/net/ipv4/ip_forward").ok()
+    );
+}
+
+#[test]
+fn package_manager_options_are_refused() {
+    for names in [
+        vec!["-oAPT::Update::Pre-Invoke::=sh"],
+        vec!["uidmap", "-oAPT::Update::Pre-Invoke::=sh"],
+        vec!["--allow-unauthenticated"],
+        vec!["./evil.deb"],
+        vec!["/tmp/evil.deb"],
+        vec!["uidmap;sh"],
+        vec!["uidmap sh"],
+        vec!["vim"],
+        vec!["Uidmap"],
+    ] {
+        assert_refused(
+            j(json!({"verb": "install_packages", "names": names})),
+            "allow-list",
+        );
+    }
+    assert_refused(
+        j(json!({"verb": "install_packages", "names": []})),
+        "between one",
+    );
+    let too_many = vec!["uidmap"; allow::PACKAGES.len() + 1];
+    assert_refused(
+        j(json!({"verb": "install_packages", "names": too_many})),
+        "between one",
+    );
+}
+
+#[test]
+fn module_names_that_are_options_or_paths_are_refused() {
+    for name in [
+        "-r",
+        "--remove",
+        "../x",
+        "/tmp/evil.ko",
+        "tun -r",
+        "tun\n",
+        "ext4",
+        "",
+    ] {
+        assert_refused(
+            j(json!({"verb": "load_module", "name": name})),
+            "allow-list",
+        );
+        assert_refused(
+            j(json!({"verb": "persist_modules", "names": ["tun", name]})),
+            "allow-list",
+        );
+    }
+    assert_refused(
+        j(json!({"verb": "persist_modules", "names": []})),
+        "between one",
+    );
+}
+
+#[test]
+fn subid_ranges_out_of_bounds_are_refused() {
+    let subuid = fs::read_to_string("/etc/subuid").ok();
+    let req = |start: u64, count: u64| {
+        j(
+            json!({"verb": "add_subids", "user": "bob", "start": start, "count": count, "uids": true, "gids": true}),
+        )
+    };
+    for count in [0, 1, 65_535] {
+        assert_refused(req(200_000, count), "outside");
+    }
+    for count in [(1 << 24) + 1, 1 << 31, u32::MAX as u64] {
+        assert_refused(req(200_000, count), "outside");
+    }
+    // start + count overflows u32: ids would wrap around to 0 (root).
+    assert_refused(req(u32::MAX as u64 - 1000, 65_536), "overflows");
+    assert_refused(req(u32::MAX as u64, 1 << 24), "overflows");
+    assert_refused(req((1u64 << 32) - (1 << 24), 1 << 24), "overflows");
+    for start in [0, 1, 1000, 65_534, 99_999] {
+        assert_refused(req(start, 65_536), "below");
+    }
+    assert_refused(
+        j(
+            json!({"verb": "add_subids", "user": "bob", "start": 200000, "count": 65536, "uids": false, "gids": false}),
+        ),
+        "uids, gids or both",
+    );
+    for user in ["root", "../bob", "-obob", "Bob", "bob\n", "", "b\u{0}"] {
+        assert_refused(
+            j(
+                json!({"verb": "add_subids", "user": user, "start": 200000, "count": 65536, "uids": true, "gids": true}),
+            ),
+            "user name",
+        );
+    }
+    assert_eq!(subuid, fs::read_to_string("/etc/subuid").ok());
+}
+
+#[test]
+fn install_k3s_outside_its_bounds_is_refused() {
+    let sha = "a".repeat(64);
+    let req = |source: &str, sha256: &str, path: &str| {
+        j(json!({"verb": "install_k3s", "source": source, "sha256": sha256, "install_path": path}))
+    };
+    for source in [
+        "k3s",
+        "./k3s",
+        "../k3s",
+        "",
+        "/tmp/../etc/shadow",
+        "/tmp//k3s",
+    ] {
+        assert_refused(req(source, &sha, "/usr/local/bin/k3s"), "source");
+    }
+    let upper = "A".repeat(64);
+    let long = "a".repeat(65);
+    let nonhex = format!("{}g", "a".repeat(63));
+    for sha256 in ["", "abc", &upper, &long, &nonhex] {
+        assert_refused(req("/tmp/k3s", sha256, "/usr/local/bin/k3s"), "sha256");
+    }
+    for path in [
+        "/etc/passwd",
+        "/usr/local/bin/../../etc/x",
+        "/usr/local/bin/",
+        "/usr/local/bin//k3s",
+        "/usr/local/bin/./k3s",
+        "/usr/local/bin/sub/k3s",
+        "usr/local/bin/k3s",
+        "/usr/local/bin/k3s\n",
+        "/home/bob/k3s",
+        // Programs root runs, or setuid ones (whose mode a replacement keeps).
+        "/usr/bin/passwd",
+        "/usr/bin/sudo",
+        "/usr/bin/systemctl",
+        "/usr/local/bin/k3s-uninstall.sh",
+        "/usr/local/bin/k3s-",
+    ] {
+        assert_refused(req("/tmp/k3s", &sha, path), "not an allowed k3s path");
+        assert_refused(
+            j(json!({"verb": "install_apparmor_profile", "binary": path})),
+            "not an allowed k3s path",
+        );
+    }
+}
+
+// ---- secure_fs ------------------------------------------------------------------------------
+
+/// A directory under /root: root-owned and private, so that secure_fs trusts it.
+fn trusted_dir() -> Option<tempfile::TempDir> {
+    if !is_root() {
+        return None;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("groundwork-secure-fs-")
+        .tempdir_in("/root")
+        .expect("a temp dir under /root");
+    secure_fs::check_trusted_dir(dir.path()).expect("a root-owned 0700 dir under /root is trusted");
+    Some(dir)
+}
+
+fn mode(p: &Path) -> u32 {
+    fs::symlink_metadata(p).unwrap().mode() & 0o7777
+}
+
+#[test]
+fn replace_refuses_a_symlink_target() {
+    let Some(dir) = trusted_dir() else {
+        return skipped("secure_fs symlink refusal (needs a root-owned trusted directory)");
+    };
+    let victim = dir.path().join("victim");
+    fs::write(&victim, "precious\n").unwrap();
+    let link = dir.path().join("link");
+    symlink(&victim, &link).unwrap();
+    let err = secure_fs::replace(&link, b"evil\n", 0o644).expect_err("refused");
+    assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied, "{err}");
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(!dir.path().join("link-").exists(), "no backup either");
+    // A dangling link (which a write would create) is refused too.
+    let dangling = dir.path().join("dangling");
+    symlink(dir.path().join("created"), &dangling).unwrap();
+    assert!(secure_fs::replace(&dangling, b"evil\n", 0o644).is_err());
+    assert!(!dir.path().join("created").exists());
+}
+
+#[test]
+fn replace_refuses_untrusted_directories() {
+    // /tmp is world-writable (sticky or not): refused even for a root-owned 0700 dir inside it.
+    let tmp = tempfile::tempdir_in("/tmp").unwrap();
+    let target = tmp.path().join("file");
+    let err = secure_fs::replace(&target, b"x", 0o644).expect_err("refused");
+    assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied, "{err}");
+    assert!(!target.exists());
+    assert!(secure_fs::check_trusted_dir(Path::new("/tmp")).is_err());
+
+    let Some(dir) = trusted_dir() else {
+        return skipped("secure_fs refusal of group-writable, foreign-owned and linked dirs");
+    };
+    let group_writable = dir.path().join("gw");
+    fs::create_dir(&group_writable).unwrap();
+    fs::set_permissions(&group_writable, fs::Permissions::from_mode(0o775)).unwrap();
+    assert!(secure_fs::replace(&group_writable.join("f"), b"x", 0o644).is_err());
+    assert!(!group_writable.join("f").exists());
+
+    let (nobody_uid, _) = nobody();
+    let foreign = dir.path().join("foreign");
+    fs::create_dir(&foreign).unwrap();
+    nix::unistd::chown(&foreign, Some(nobody_uid.into()), None).unwrap();
+    assert!(secure_fs::replace(&foreign.join("f"), b"x", 0o644).is_err());
+    assert!(!foreign.join("f").exists());
+
+    // A root-owned link to a directory others can write is no safer than that directory.
+    let open = dir.path().join("open");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    let via = dir.path().join("via");
+    symlink(&open, &via).unwrap();
+    assert!(secure_fs::replace(&via.join("f"), b"x", 0o644).is_err());
+    assert!(!open.join("f").exists());
+    let via_foreign = dir.path().join("via-foreign");
+    symlink(&foreign, &via_foreign).unwrap();
+    assert!(secure_fs::replace(&via_foreign.join("f"), b"x", 0o644).is_err());
+}
+
+#[test]
+fn replace_keeps_a_backup_and_the_old_owner_and_mode() {
+    let Some(dir) = trusted_dir() else {
+        return skipped("secure_fs backup on replace");
+    };
+    let file = dir.path().join("conf");
+    let backup = dir.path().join("conf-");
+
+    assert!(secure_fs::replace(&file, b"one\n", 0o644).unwrap());
+    assert_eq!(fs::read_to_string(&file).unwrap(), "one\n");
+    assert_eq!(mode(&file), 0o644);
+    assert!(!backup.exists(), "a new file has nothing to back up");
+
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
+    assert!(secure_fs::replace(&file, b"two\n", 0o644).unwrap());
+    assert_eq!(fs::read_to_string(&file).unwrap(), "two\n");
+    assert_eq!(fs::read_to_string(&backup).unwrap(), "one\n");
+    assert_eq!(mode(&file), 0o640, "the old mode is kept");
+    assert_eq!(mode(&backup), 0o640);
+
+    assert!(
+        !secure_fs::replace(&file, b"two\n", 0o644).unwrap(),
+        "idempotent"
+    );
+    assert_eq!(fs::read_to_string(&backup).unwrap(), "one\n");
+
+    // A backup name planted as a link is replaced, never written through.
+    let victim = dir.path().join("victim");
+    fs::write(&victim, "precious\n").unwrap();
+    fs::remove_file(&backup).unwrap();
+    symlink(&victim, &backup).unwrap();
+    assert!(secure_fs::replace(&file, b"three\n", 0o644).unwrap());
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(fs::symlink_metadata(&backup).unwrap().is_file());
+    assert_eq!(fs::read_to_string(&backup).unwrap(), "two\n");
+
+    // No temp files are left behind.
+    let mut names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["conf", "conf-", "victim"]);
+}
