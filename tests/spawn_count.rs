@@ -67,8 +67,8 @@ fn drift_on_a_converged_host_spawns_at_most_the_k3s_version_once() {
         "a cold cache must run `k3s --version` once, or the cache test proves nothing"
     );
     let warm = spawns(&host, &cache).unwrap();
-    assert!(
-        warm <= MAX_SPAWNS_WARM,
+    assert_eq!(
+        warm, MAX_SPAWNS_WARM,
         "warm cache: drift spawned {warm} processes, the bound is {MAX_SPAWNS_WARM}"
     );
 }

@@ -126,12 +126,23 @@ fn create_user(user: &str) -> Result<(bool, String), String> {
     if nix::unistd::User::from_name(user).ok().flatten().is_some() {
         return Ok((false, format!("user {user} already exists")));
     }
-    // useradd allocates subordinate ids itself only when the files exist; groundwork adds them
-    // explicitly instead, so that the plan's range is the one that is used.
+    // useradd allocates subordinate ids itself when /etc/subuid exists; groundwork adds them
+    // explicitly instead (SUB_*ID_COUNT=0 turns that off), so that the plan's range is the one
+    // that is used and the user does not end up with two.
     let useradd = find(&["/usr/sbin/useradd", "/sbin/useradd"])?;
     run(
         useradd,
-        &["--create-home", "--shell", "/bin/bash", "--", user],
+        &[
+            "--create-home",
+            "-K",
+            "SUB_UID_COUNT=0",
+            "-K",
+            "SUB_GID_COUNT=0",
+            "--shell",
+            "/bin/bash",
+            "--",
+            user,
+        ],
         &[],
     )?;
     Ok((true, format!("created user {user}")))

@@ -134,11 +134,14 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
             Some("use the form v1.31.4+k3s1".into()),
         ));
     }
-    if !names::is_clean_absolute_path(&k3s.install_path) {
+    if !allow::is_allowed_install_path(&k3s.install_path) {
         out.push((
             vec![key("k3s"), key("install_path")],
-            format!("{:?} is not a clean absolute path", k3s.install_path),
-            None,
+            format!(
+                "{:?} is not a path the helper installs k3s to",
+                k3s.install_path
+            ),
+            Some("use /usr/local/bin/k3s (or /usr/bin/k3s, /opt/k3s/bin/k3s)".into()),
         ));
     }
     let src = &k3s.source;
