@@ -75,53 +75,57 @@ pub fn parse_id_map(text: &str) -> Vec<(u64, u64, u64)> {
 
 pub fn user_namespace(target: &Target, subids: &SubidFacts) -> Check {
     let name = "user namespace mapped onto subordinate ids";
-    let result = output_as(
-        target,
-        "/usr/bin/unshare",
-        &[
-            "--user",
-            "--map-auto",
-            "--map-root-user",
-            "--",
-            "/bin/cat",
-            "/proc/self/uid_map",
-            "/proc/self/gid_map",
-        ],
-    );
-    let text = match result {
-        Ok(t) => t,
-        Err(e) => return Check::fail(name, e),
+    let read_map = |file: &str| {
+        output_as(
+            target,
+            "/usr/bin/unshare",
+            &[
+                "--user",
+                "--map-auto",
+                "--map-root-user",
+                "--",
+                "/bin/cat",
+                file,
+            ],
+        )
     };
-    let maps = parse_id_map(&text);
-    let owned = |f: &crate::resources::subids::SubidFile| -> Vec<u64> {
+    let (uid_text, gid_text) = match (
+        read_map("/proc/self/uid_map"),
+        read_map("/proc/self/gid_map"),
+    ) {
+        (Ok(u), Ok(g)) => (u, g),
+        (Err(e), _) | (_, Err(e)) => return Check::fail(name, e),
+    };
+    let text = format!(
+        "uid_map: {} / gid_map: {}",
+        uid_text.split_whitespace().collect::<Vec<_>>().join(" "),
+        gid_text.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+    // unshare --map-auto maps the user's own id to 0 and the subordinate range from 1, so a
+    // range of N ids shows as `1 START N-1` (0 is taken): require START and at least N-1 ids.
+    let maps_onto = |f: &crate::resources::subids::SubidFile, map_text: &str| {
+        let maps = parse_id_map(map_text);
         f.entries
             .iter()
             .filter(|e| e.owner == target.name || e.owner == target.uid.to_string())
-            .map(|e| e.start as u64)
-            .collect()
+            .any(|e| {
+                maps.iter().any(|(inside, outside, count)| {
+                    *inside >= 1 && *outside == e.start as u64 && *count + 1 >= e.count as u64
+                })
+            })
     };
-    let (uid_starts, gid_starts) = (owned(&subids.subuid), owned(&subids.subgid));
-    let uid_ok = maps.iter().any(|(inside, outside, count)| {
-        *inside >= 1 && uid_starts.contains(outside) && *count >= 65536
-    });
-    let gid_ok = maps.iter().any(|(inside, outside, count)| {
-        *inside >= 1 && gid_starts.contains(outside) && *count >= 65536
-    });
+    let (uid_ok, gid_ok) = (
+        maps_onto(&subids.subuid, &uid_text),
+        maps_onto(&subids.subgid, &gid_text),
+    );
     if uid_ok && gid_ok {
-        Check::pass(
-            name,
-            format!(
-                "uid_map/gid_map: {}",
-                text.split_whitespace().collect::<Vec<_>>().join(" ")
-            ),
-        )
+        Check::pass(name, text)
     } else {
         Check::fail(
             name,
             format!(
-                "the maps do not use {}'s subordinate ranges: {}",
-                target.name,
-                text.trim().replace('\n', "; ")
+                "the maps do not use {}'s subordinate ranges: {text}",
+                target.name
             ),
         )
     }
