@@ -16,89 +16,82 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// One gauge family: its HELP and TYPE lines, then `labels value` samples.
+fn gauge(out: &mut String, name: &str, help: &str, samples: &[(String, String)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    for (labels, value) in samples {
+        let _ = writeln!(out, "{name}{labels} {value}");
+    }
+}
+
+/// Per-resource 0/1 samples of whether any item of the resource matches `pred`.
+fn per_resource(plan: &Plan, pred: impl Fn(Action) -> bool) -> Vec<(String, String)> {
+    Resource::ALL
+        .iter()
+        .map(|r| {
+            let hit = plan
+                .items
+                .iter()
+                .any(|i| i.resource == *r && pred(i.action));
+            (
+                format!("{{resource=\"{}\"}}", r.name()),
+                u8::from(hit).to_string(),
+            )
+        })
+        .collect()
+}
+
 pub fn render(info: &CheckInfo) -> String {
     let plan = info.plan;
+    let one = |v: String| vec![(String::new(), v)];
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# HELP groundwork_drift Whether the resource differs from the spec (1) or matches it (0)."
+    gauge(
+        &mut out,
+        "groundwork_drift",
+        "Whether the resource differs from the spec (1) or matches it (0).",
+        &per_resource(plan, |a| a != Action::Blocked),
     );
-    let _ = writeln!(out, "# TYPE groundwork_drift gauge");
-    for r in Resource::ALL {
-        let drift = plan
-            .items
-            .iter()
-            .any(|i| i.resource == r && i.action != Action::Blocked);
-        let _ = writeln!(
-            out,
-            "groundwork_drift{{resource=\"{}\"}} {}",
-            r.name(),
-            u8::from(drift)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP groundwork_blocked Whether the resource has a gap that needs a manual fix (1) or not (0)."
+    gauge(
+        &mut out,
+        "groundwork_blocked",
+        "Whether the resource has a gap that needs a manual fix (1) or not (0).",
+        &per_resource(plan, |a| a == Action::Blocked),
     );
-    let _ = writeln!(out, "# TYPE groundwork_blocked gauge");
-    for r in Resource::ALL {
-        let blocked = plan
-            .items
-            .iter()
-            .any(|i| i.resource == r && i.action == Action::Blocked);
-        let _ = writeln!(
-            out,
-            "groundwork_blocked{{resource=\"{}\"}} {}",
-            r.name(),
-            u8::from(blocked)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP groundwork_resources Number of resources groundwork checks."
+    gauge(
+        &mut out,
+        "groundwork_resources",
+        "Number of resources groundwork checks.",
+        &one(Resource::ALL.len().to_string()),
     );
-    let _ = writeln!(out, "# TYPE groundwork_resources gauge");
-    let _ = writeln!(out, "groundwork_resources {}", Resource::ALL.len());
-    let _ = writeln!(
-        out,
-        "# HELP groundwork_resources_out_of_sync Number of resources that differ from the spec or are blocked."
+    gauge(
+        &mut out,
+        "groundwork_resources_out_of_sync",
+        "Number of resources that differ from the spec or are blocked.",
+        &one(plan.resources_out_of_sync().len().to_string()),
     );
-    let _ = writeln!(out, "# TYPE groundwork_resources_out_of_sync gauge");
-    let _ = writeln!(
-        out,
-        "groundwork_resources_out_of_sync {}",
-        plan.resources_out_of_sync().len()
+    gauge(
+        &mut out,
+        "groundwork_last_check_timestamp_seconds",
+        "When the last drift check finished, in seconds since the epoch.",
+        &one(format!("{:.3}", info.timestamp_seconds)),
     );
-    let _ = writeln!(
-        out,
-        "# HELP groundwork_last_check_timestamp_seconds When the last drift check finished, in seconds since the epoch."
+    gauge(
+        &mut out,
+        "groundwork_check_duration_seconds",
+        "How long the last drift check took.",
+        &one(format!("{:.6}", info.duration_seconds)),
     );
-    let _ = writeln!(out, "# TYPE groundwork_last_check_timestamp_seconds gauge");
-    let _ = writeln!(
-        out,
-        "groundwork_last_check_timestamp_seconds {:.3}",
-        info.timestamp_seconds
-    );
-    let _ = writeln!(
-        out,
-        "# HELP groundwork_check_duration_seconds How long the last drift check took."
-    );
-    let _ = writeln!(out, "# TYPE groundwork_check_duration_seconds gauge");
-    let _ = writeln!(
-        out,
-        "groundwork_check_duration_seconds {:.6}",
-        info.duration_seconds
-    );
-    let _ = writeln!(
-        out,
-        "# HELP groundwork_build_info groundwork's version and the sha256 of the spec it checked."
-    );
-    let _ = writeln!(out, "# TYPE groundwork_build_info gauge");
-    let _ = writeln!(
-        out,
-        "groundwork_build_info{{version=\"{}\",spec_sha256=\"{}\"}} 1",
+    let build = format!(
+        "{{version=\"{}\",spec_sha256=\"{}\"}}",
         escape(env!("CARGO_PKG_VERSION")),
         escape(&plan.spec_sha256)
+    );
+    gauge(
+        &mut out,
+        "groundwork_build_info",
+        "groundwork's version and the sha256 of the spec it checked.",
+        &[(build, "1".into())],
     );
     out
 }
