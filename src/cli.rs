@@ -317,6 +317,17 @@ pub async fn make_plan(
     Ok((diff::diff(spec, source, &facts), facts))
 }
 
+/// Loads the spec, observes and diffs: what plan, drift and verify all start with.
+async fn load_and_plan(
+    root: &HostRoot,
+    spec: Option<PathBuf>,
+    user: Option<&str>,
+) -> Result<(Spec, SpecSource, Plan, Facts), i32> {
+    let (spec, source) = load(spec, user)?;
+    let (plan, facts) = make_plan(root, &spec, &source).await?;
+    Ok((spec, source, plan, facts))
+}
+
 fn plan_exit_code(plan: &Plan) -> i32 {
     if plan.blocked().next().is_some() {
         exit::BLOCKED
@@ -340,17 +351,21 @@ async fn cmd_plan(
     output: Output,
     out: Option<PathBuf>,
 ) -> i32 {
-    let (spec, source) = match load(spec, user) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    let (plan, _) = match make_plan(root, &spec, &source).await {
+    let (_, source, plan, _) = match load_and_plan(root, spec, user).await {
         Ok(x) => x,
         Err(code) => return code,
     };
     let json = serde_json::to_string_pretty(&plan).expect("plans serialize");
+    // A saved plan carries its spec, so that `apply FILE` re-plans from the same spec and
+    // refuses when the host has changed since.
+    let saved = crate::apply::run::SavedPlan {
+        saved_plan: plan.clone(),
+        spec_name: source.name.clone(),
+        spec_text: source.text.clone(),
+    };
+    let saved = serde_json::to_string_pretty(&saved).expect("plans serialize");
     if let Some(path) = out
-        && let Err(e) = crate::atomic::write_user_file(&path, format!("{json}\n").as_bytes())
+        && let Err(e) = crate::atomic::write_user_file(&path, format!("{saved}\n").as_bytes())
     {
         eprintln!("error: cannot save the plan to {}: {e}", path.display());
         return exit::ERROR;
@@ -371,11 +386,7 @@ async fn cmd_drift(
     textfile: Option<PathBuf>,
 ) -> i32 {
     let started = Instant::now();
-    let (spec, source) = match load(spec, user) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    let (plan, _) = match make_plan(root, &spec, &source).await {
+    let (_, _, plan, _) = match load_and_plan(root, spec, user).await {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -525,11 +536,7 @@ async fn cmd_verify(
         Some(Some(d)) => Some(d),
         None => None,
     };
-    let (spec, source) = match load(spec, user) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    let (plan, facts) = match make_plan(root, &spec, &source).await {
+    let (spec, _, plan, facts) = match load_and_plan(root, spec, user).await {
         Ok(x) => x,
         Err(code) => return code,
     };

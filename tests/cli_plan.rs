@@ -745,3 +745,22 @@ fn tree(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// `plan --out` saves the plan with its spec, for `apply FILE`; the saved items are the printed
+/// ones.
+#[test]
+fn plan_out_saves_the_plan_with_its_spec() {
+    let h = Host::fresh();
+    let saved_path = h.outside("saved-plan.json");
+    let saved_arg = saved_path.display().to_string();
+    let out = h.groundwork(&["plan", SPEC, "--output", "json", "--out", &saved_arg]);
+    out.code(CHANGES);
+    let printed = out.json();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved_path).unwrap()).unwrap();
+    assert_eq!(saved["saved_plan"]["items"], printed["items"]);
+    assert_eq!(
+        saved["spec_text"].as_str().unwrap(),
+        std::fs::read_to_string(h.spec_path()).unwrap()
+    );
+}
