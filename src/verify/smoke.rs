@@ -271,9 +271,16 @@ pub fn delegation(target: &Target) -> Check {
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "missing".into())
     };
-    let (mem, cpu, pids) = (read("memory.max"), read("cpu.max"), read("pids.max"));
+    // The scope's cgroup appears before systemd has written every limit into it: wait for them.
+    let want = ("67108864", "50000 100000", "50");
+    let mut seen = (String::new(), String::new(), String::new());
+    let settled = poll(Duration::from_secs(10), || {
+        seen = (read("memory.max"), read("cpu.max"), read("pids.max"));
+        (seen.0 == want.0 && seen.1 == want.1 && seen.2 == want.2).then_some(())
+    });
     drop(scope);
-    if mem == "67108864" && cpu == "50000 100000" && pids == "50" {
+    let (mem, cpu, pids) = seen;
+    if settled.is_some() {
         Check::pass(
             name,
             format!("{unit}: memory.max={mem} cpu.max={cpu} pids.max={pids}"),
