@@ -112,7 +112,7 @@ pub async fn run(args_file: &std::path::Path) -> (i32, Value) {
         result["msg"] = json!(format!("{} change(s) pending", plan.changes().count()));
         return (0, result);
     }
-    let outcomes = execute(&plan, &spec, &Privilege::detect(&args.helper), |_| {});
+    let outcomes = execute(&plan, &spec, &Privilege::detect(&args.helper), |_| ());
     let changed = outcomes.iter().any(|o| o.changed);
     result["changed"] = json!(changed);
     result["steps"] = serde_json::to_value(&outcomes).unwrap_or(Value::Null);

@@ -27,19 +27,26 @@ pub struct StepOutcome {
     pub msg: String,
 }
 
-/// Runs the plan's steps in order; stops at the first failure. `on_step` reports each outcome
-/// as it happens (for progress output and JSON Lines events).
+/// What `execute` reports as it goes: a step about to run, and its outcome.
+pub enum StepEvent<'a> {
+    Started(&'a crate::plan::Item),
+    Finished(&'a StepOutcome),
+}
+
+/// Runs the plan's steps in order; stops at the first failure. `on_step` hears each step start
+/// and finish as it happens (for progress output and JSON Lines events).
 pub fn execute(
     plan: &Plan,
     spec: &Spec,
     privilege: &Privilege,
-    mut on_step: impl FnMut(&StepOutcome),
+    mut on_step: impl FnMut(StepEvent),
 ) -> Vec<StepOutcome> {
     let mut outcomes = Vec::new();
     let mut unit_file_written = false;
     let mut daemon_reloaded = false;
     for item in plan.items.iter().filter(|i| i.step.is_some()) {
         let step = item.step.as_ref().expect("filtered");
+        on_step(StepEvent::Started(item));
         let result = (|| {
             if item.implies.contains(&Implication::RestartUnit) && spec.unit.running {
                 record_pending_restart(&spec.user.name)?;
@@ -72,7 +79,7 @@ pub fn execute(
                 msg,
             },
         };
-        on_step(&outcome);
+        on_step(StepEvent::Finished(&outcome));
         let failed = !outcome.ok;
         outcomes.push(outcome);
         if failed {
@@ -92,7 +99,7 @@ pub fn execute(
                 ok: false,
                 msg,
             };
-            on_step(&o);
+            on_step(StepEvent::Finished(&o));
             outcomes.push(o);
         }
     }

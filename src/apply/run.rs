@@ -2,7 +2,7 @@
 
 use super::lock::{self, LockError};
 use super::privilege::Privilege;
-use super::{StepOutcome, execute};
+use super::{StepEvent, execute};
 use crate::exit;
 use crate::host_root::HostRoot;
 use crate::plan::Plan;
@@ -94,19 +94,33 @@ pub async fn run(
     let privilege = Privilege::detect(&opts.helper);
     let total = plan.items.iter().filter(|i| i.step.is_some()).count();
     let mut n = 0;
-    let outcomes = execute(&plan, spec, &privilege, |o: &StepOutcome| {
-        n += 1;
-        if opts.json {
-            emit_json(
-                serde_json::json!({"event": "step", "index": n, "total": total, "outcome": o}),
-            );
-        } else {
+    // On a terminal, a step's line appears when it starts (apt and downloads take a while) and
+    // is completed when it ends; in logs, one line per finished step.
+    let live = !opts.json && std::io::stderr().is_terminal();
+    let outcomes = execute(&plan, spec, &privilege, |event| match event {
+        StepEvent::Started(item) => {
+            n += 1;
+            if live {
+                eprint!("[{n}/{total}] {} ... ", item.summary);
+            }
+        }
+        StepEvent::Finished(o) => {
+            if opts.json {
+                emit_json(
+                    serde_json::json!({"event": "step", "index": n, "total": total, "outcome": o}),
+                );
+                return;
+            }
             let status = match (o.ok, o.changed) {
                 (false, _) => "FAILED",
                 (true, true) => "changed",
                 (true, false) => "ok",
             };
-            eprintln!("[{n}/{total}] {}: {status}: {}", o.summary, o.msg);
+            if live {
+                eprintln!("{status}: {}", o.msg);
+            } else {
+                eprintln!("[{n}/{total}] {}: {status}: {}", o.summary, o.msg);
+            }
         }
     });
     let changed = outcomes.iter().filter(|o| o.changed).count();
