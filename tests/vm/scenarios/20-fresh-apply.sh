@@ -59,8 +59,21 @@ else
 fi
 groundwork plan /root/lab/lab.yaml >/root/plan2.txt 2>&1
 kv plan_again "$?"
+# The second apply must write nothing and restart nothing: every managed file keeps its mtime
+# (and inode), and the unit keeps its main process.
+managed="/etc/subuid /etc/subgid /etc/sysctl.d/90-groundwork.conf /etc/modules-load.d/groundwork.conf
+  /etc/systemd/system/user@.service.d/delegate.conf /usr/local/bin/k3s /var/lib/systemd/linger/k3s
+  /home/k3s/.config/systemd/user/k3s-rootless.service"
+# shellcheck disable=SC2086
+before_stat=$(stat -c '%n %i %Y.%y' $managed 2>&1)
+pid_before=$(systemctl --user -M k3s@ show -p MainPID --value k3s-rootless.service 2>&1)
+sleep 1.1
 groundwork apply --yes --no-verify --detailed-exitcodes /root/lab/lab.yaml >/root/apply2.txt 2>&1
 kv apply_again "$?"
+# shellcheck disable=SC2086
+after_stat=$(stat -c '%n %i %Y.%y' $managed 2>&1)
+kv files_untouched "$([[ "$before_stat" == "$after_stat" ]] && echo yes || { echo no; diff <(echo "$before_stat") <(echo "$after_stat") | tr '\n' ' '; })"
+kv unit_pid_kept "$([[ $pid_before == "$(systemctl --user -M k3s@ show -p MainPID --value k3s-rootless.service 2>&1)" && $pid_before != 0 ]] && echo yes || echo "no ($pid_before)")"
 groundwork drift /root/lab/lab.yaml >/dev/null 2>&1
 kv drift "$?"
 GUEST
@@ -98,6 +111,8 @@ if [[ -f "$GW_BIN_DIR/groundwork-helper" ]]; then
 fi
 assert_eq "plan after apply (in sync)" 0 "$(kv plan_again)"
 assert_eq "second apply --detailed-exitcodes (no change)" 0 "$(kv apply_again)"
+assert_eq "second apply wrote no managed file (mtime and inode kept)" yes "$(kv files_untouched)"
+assert_eq "second apply did not restart the unit (MainPID kept)" yes "$(kv unit_pid_kept)"
 assert_eq "drift after apply" 0 "$(kv drift)"
 
 # The host is converged whatever the smoke test says: later scenarios start from here.
