@@ -110,7 +110,16 @@ fn write_root_file(
 fn install_packages(names: &[String]) -> Result<(bool, String), String> {
     let args: Vec<&str> = names.iter().map(String::as_str).collect();
     if let Ok(apt) = find(&["/usr/bin/apt-get"]) {
-        let mut full = vec!["install", "-y", "--no-install-recommends", "--"];
+        // Wait for a dpkg lock held by another apt (an unattended upgrade, or the apt-get of an
+        // apply that was killed and is still finishing) instead of failing at once.
+        let mut full = vec![
+            "-o",
+            "DPkg::Lock::Timeout=300",
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "--",
+        ];
         full.extend(&args);
         run(apt, &full, &[("DEBIAN_FRONTEND", "noninteractive")])?;
     } else {
