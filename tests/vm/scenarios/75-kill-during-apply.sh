@@ -30,7 +30,7 @@ whole() {
   echo $((1 - bad))
 }
 i=0
-for delay in 1 3 6 10 16; do
+for delay in 2 8 25 4 4; do
   i=$((i + 1))
   groundwork apply --yes --no-verify "$lab/lab.yaml" >"/root/kill$i.txt" 2>&1 &
   pid=$!
