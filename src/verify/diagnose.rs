@@ -24,7 +24,11 @@ const SIGNATURES: &[Signature] = &[
         fix: "set `apparmor.profile: auto` (or `always`) and `kernel.unprivileged_userns_clone: 1` in the spec, then `groundwork apply`",
     },
     Signature {
-        needles: &["fork/exec /proc/self/exe: no space left on device"],
+        needles: &[
+            "fork/exec /proc/self/exe: no space left on device",
+            // util-linux's unshare, in the smoke test.
+            "unshare failed: No space left on device",
+        ],
         cause: "user.max_user_namespaces is 0",
         fix: "set `user.max_user_namespaces: { value: 28633, at_least: true }` in the spec, then `groundwork apply`",
     },
@@ -39,6 +43,8 @@ const SIGNATURES: &[Signature] = &[
             "failed to find cpuset cgroup (v2)",
             "failed to find cpu cgroup (v2)",
             "failed to find memory cgroup (v2)",
+            // groundwork's own smoke test (verify, delegation).
+            "controllers not delegated to the user manager",
         ],
         cause: "cgroup v2 controllers are not delegated to the user's systemd manager",
         fix: "set `cgroup.delegate: [cpu, cpuset, io, memory, pids]`, run `groundwork apply`, then restart the user manager (or reboot)",
@@ -53,6 +59,8 @@ const SIGNATURES: &[Signature] = &[
             "No subuid ranges found",
             "no subuid ranges found",
             "No subgid ranges found",
+            // util-linux's unshare --map-auto, in the smoke test.
+            "no line matching user",
         ],
         cause: "the user has no subordinate ids",
         fix: "set `subids: { start: auto, count: 65536 }` in the spec, then `groundwork apply`",
@@ -125,6 +133,35 @@ Nov 28 10:00:03 host k3s[814]: level=fatal msg=\"expected sysctl value \\\"net.i
         assert!(causes[1].contains("net.ipv4.ip_forward"));
         assert!(causes[2].contains("tun"));
         assert!(found[2].evidence.contains("setting up tap tap0"));
+    }
+
+    #[test]
+    fn maps_the_smoke_tests_own_failures() {
+        // The failed checks' details, as verify printed them on a Debian 12 VM (scenario
+        // 90-verify-diagnosis) with each prerequisite removed.
+        let cases = [
+            (
+                "/usr/bin/unshare --user --map-auto --map-root-user -- /bin/cat /proc/self/uid_map failed (exit status: 1): unshare: no line matching user \"k3s\" in /etc/subuid: Success",
+                "no subordinate ids",
+            ),
+            (
+                "/usr/bin/unshare --user --map-auto --map-root-user -- /bin/cat /proc/self/uid_map failed (exit status: 1): unshare: unshare failed: No space left on device",
+                "user.max_user_namespaces is 0",
+            ),
+            (
+                "controllers not delegated to the user manager user@1000.service: cpuset io (it has: cpu memory pids)",
+                "not delegated",
+            ),
+        ];
+        for (detail, cause) in cases {
+            let found = diagnose(detail);
+            assert_eq!(found.len(), 1, "{detail}");
+            assert!(
+                found[0].cause.contains(cause),
+                "{detail}: {}",
+                found[0].cause
+            );
+        }
     }
 
     #[test]

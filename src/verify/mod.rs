@@ -55,12 +55,32 @@ pub struct Options {
 }
 
 pub fn run(spec: &Spec, facts: &Facts, plan: &Plan, opts: &Options) -> Result<Report, String> {
-    let target = Target::resolve(&spec.user.name)?;
+    let not_converged = plan
+        .items
+        .iter()
+        .map(|i| format!("{}: {}", i.resource.name(), i.summary))
+        .collect();
+    // Before the first apply the account may not exist: nothing can run as it, and the open
+    // plan items are the whole diagnosis.
+    let target = match Target::resolve(&spec.user.name) {
+        Ok(t) => t,
+        Err(e) if !facts.account.exists => {
+            return Ok(Report {
+                user: spec.user.name.clone(),
+                smoke: vec![Check::fail("target user exists", e)],
+                cluster: Vec::new(),
+                diagnosis: Vec::new(),
+                not_converged,
+                healthy: false,
+            });
+        }
+        Err(e) => return Err(e),
+    };
     let smoke = vec![
         smoke::user_namespace(&target, &facts.subids),
         smoke::network(&target),
         smoke::devices(&target),
-        smoke::delegation(&target),
+        smoke::delegation(&target, &spec.cgroup.delegate),
     ];
     let mut cluster = Vec::new();
     if !opts.skip_cluster {
@@ -87,11 +107,7 @@ pub fn run(spec: &Spec, facts: &Facts, plan: &Plan, opts: &Options) -> Result<Re
         smoke,
         cluster,
         diagnosis,
-        not_converged: plan
-            .items
-            .iter()
-            .map(|i| format!("{}: {}", i.resource.name(), i.summary))
-            .collect(),
+        not_converged,
         healthy,
     })
 }

@@ -5,32 +5,72 @@
 use super::Check;
 use crate::apply::user_unit::{Target, command_as};
 use crate::resources::subids::SubidFacts;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+/// Runs a short check as the user and returns its stdout. The process runs in its own process
+/// group, which is killed once it exits or after 30 s: util-linux's `unshare --map-auto` leaves
+/// its id-mapping child blocked, holding the output pipes, when unshare(2) itself fails (for
+/// example with user.max_user_namespaces=0), and reading to EOF would then wait forever.
 fn output_as(target: &Target, program: &str, args: &[&str]) -> Result<String, String> {
-    let out = command_as(target, program)
+    let mut child = command_as(target, program)
         .args(args)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
         .map_err(|e| format!("cannot run {program}: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    let status = poll(Duration::from_secs(30), || child.try_wait().ok().flatten());
+    kill_group(&child);
+    let status = match status {
+        Some(s) => s,
+        None => {
+            let _ = child.wait();
+            return Err(format!(
+                "{program} {} did not finish within 30 s",
+                args.join(" ")
+            ));
+        }
+    };
+    // Every holder of the pipes is gone now: these reads end. The outputs are a few lines,
+    // far below a pipe's capacity, so the child never blocked on a full pipe.
+    let read = |pipe: Option<&mut dyn Read>| {
+        let mut text = String::new();
+        if let Some(p) = pipe {
+            let _ = p.read_to_string(&mut text);
+        }
+        text
+    };
+    let stdout = read(child.stdout.as_mut().map(|p| p as &mut dyn Read));
+    let stderr = read(child.stderr.as_mut().map(|p| p as &mut dyn Read));
+    if status.success() {
+        Ok(stdout)
     } else {
         Err(format!(
-            "{program} {} failed ({}): {}",
+            "{program} {} failed ({status}): {}",
             args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
+            stderr.trim()
         ))
     }
 }
 
-/// Kills a helper process on every path out of a check.
+/// SIGKILL to the process group a check's process leads (it was spawned with process_group(0)).
+fn kill_group(child: &Child) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
+/// Kills a helper process, and whatever it started, on every path out of a check.
 struct Reaped(Child);
 
 impl Drop for Reaped {
     fn drop(&mut self) {
+        kill_group(&self.0);
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -42,6 +82,7 @@ fn spawn_as(target: &Target, program: &str, args: &[&str]) -> Result<Reaped, Str
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .map(Reaped)
         .map_err(|e| format!("cannot run {program}: {e}"))
@@ -223,35 +264,52 @@ pub fn devices(target: &Target) -> Check {
     }
 }
 
-pub fn delegation(target: &Target) -> Check {
+pub fn delegation(target: &Target, controllers: &[String]) -> Check {
     let name = "cgroup v2 delegation applies limits";
-    let unit = format!("groundwork-verify-{}.scope", std::process::id());
-    let scope = match spawn_as(
-        target,
-        "/usr/bin/systemd-run",
-        &[
-            "--user",
-            "--scope",
-            "--quiet",
-            &format!("--unit={unit}"),
-            "-p",
-            "MemoryMax=64M",
-            "-p",
-            "CPUQuota=50%",
-            "-p",
-            "TasksMax=50",
-            "--",
-            "/bin/sleep",
-            "60",
-        ],
-    ) {
-        Ok(c) => c,
-        Err(e) => return Check::fail(name, e),
-    };
     let base = format!(
         "/sys/fs/cgroup/user.slice/user-{uid}.slice/user@{uid}.service",
         uid = target.uid
     );
+    // systemd delegates some controllers to user managers by default (Debian 12: cpu memory
+    // pids), so limits that apply prove little alone: every controller of the spec must be there.
+    let available =
+        std::fs::read_to_string(format!("{base}/cgroup.controllers")).unwrap_or_default();
+    let missing: Vec<&str> = controllers
+        .iter()
+        .map(String::as_str)
+        .filter(|c| !available.split_whitespace().any(|a| a == *c))
+        .collect();
+    if !missing.is_empty() {
+        return Check::fail(
+            name,
+            format!(
+                "controllers not delegated to the user manager user@{}.service: {} (it has: {})",
+                target.uid,
+                missing.join(" "),
+                available.trim()
+            ),
+        );
+    }
+    let unit = format!("groundwork-verify-{}.scope", std::process::id());
+    let with_cpuset = controllers.iter().any(|c| c == "cpuset");
+    let mut args = vec![
+        "--user".to_string(),
+        "--scope".into(),
+        "--quiet".into(),
+        format!("--unit={unit}"),
+    ];
+    for property in ["MemoryMax=64M", "CPUQuota=50%", "TasksMax=50"]
+        .into_iter()
+        .chain(with_cpuset.then_some("AllowedCPUs=0"))
+    {
+        args.extend(["-p".to_string(), property.to_string()]);
+    }
+    args.extend(["--", "/bin/sleep", "60"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let scope = match spawn_as(target, "/usr/bin/systemd-run", &args) {
+        Ok(c) => c,
+        Err(e) => return Check::fail(name, e),
+    };
     let dir = poll(Duration::from_secs(20), || {
         [format!("{base}/app.slice/{unit}"), format!("{base}/{unit}")]
             .into_iter()
@@ -272,24 +330,38 @@ pub fn delegation(target: &Target) -> Check {
             .unwrap_or_else(|_| "missing".into())
     };
     // The scope's cgroup appears before systemd has written every limit into it: wait for them.
-    let want = ("67108864", "50000 100000", "50");
-    let mut seen = (String::new(), String::new(), String::new());
+    let mut want = vec![
+        ("memory.max", "67108864"),
+        ("cpu.max", "50000 100000"),
+        ("pids.max", "50"),
+    ];
+    if with_cpuset {
+        want.push(("cpuset.cpus", "0"));
+    }
+    let mut seen = Vec::new();
     let settled = poll(Duration::from_secs(10), || {
-        seen = (read("memory.max"), read("cpu.max"), read("pids.max"));
-        (seen.0 == want.0 && seen.1 == want.1 && seen.2 == want.2).then_some(())
+        seen = want.iter().map(|(f, _)| read(f)).collect();
+        want.iter()
+            .zip(&seen)
+            .all(|((_, w), s)| w == s)
+            .then_some(())
     });
     drop(scope);
-    let (mem, cpu, pids) = seen;
+    let show = |values: &mut dyn Iterator<Item = (&str, &str)>| {
+        values
+            .map(|(f, v)| format!("{f}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let got = show(&mut want.iter().zip(&seen).map(|((f, _), s)| (*f, s.as_str())));
     if settled.is_some() {
-        Check::pass(
-            name,
-            format!("{unit}: memory.max={mem} cpu.max={cpu} pids.max={pids}"),
-        )
+        Check::pass(name, format!("{unit}: {got}"))
     } else {
+        let expected = show(&mut want.iter().copied());
         Check::fail(
             name,
             format!(
-                "{unit}: memory.max={mem} cpu.max={cpu} pids.max={pids}; expected 67108864, \"50000 100000\", 50 (controllers not delegated?)"
+                "{unit}: {got}; expected {expected} (controllers not delegated to the user manager?)"
             ),
         )
     }
