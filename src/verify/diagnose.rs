@@ -74,7 +74,12 @@ const SIGNATURES: &[Signature] = &[
         fix: "add `uidmap` to `packages` (or reinstall it), then `groundwork apply`",
     },
     Signature {
-        needles: &["setting up tap tap0"],
+        needles: &[
+            "setting up tap tap0",
+            // slirp4netns's own words, in the smoke test.
+            "open(\"/dev/net/tun\")",
+            "tap0 did not come up",
+        ],
         cause: "the tun device is unavailable to slirp4netns",
         fix: "add `tun` to `modules`, then `groundwork apply`",
     },
@@ -151,6 +156,10 @@ Nov 28 10:00:03 host k3s[814]: level=fatal msg=\"expected sysctl value \\\"net.i
             (
                 "controllers not delegated to the user manager user@1000.service: cpuset io (it has: cpu memory pids)",
                 "not delegated",
+            ),
+            (
+                "tap0 did not come up within 15 s; slirp4netns said: open(\"/dev/net/tun\"): No such device",
+                "tun device is unavailable",
             ),
         ];
         for (detail, cause) in cases {

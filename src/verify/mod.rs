@@ -6,7 +6,7 @@ pub mod diagnose;
 pub mod health;
 pub mod smoke;
 
-use crate::apply::user_unit::{Target, command_as};
+use crate::apply::user_unit::{Target, command_as, systemctl};
 use crate::facts::Facts;
 use crate::plan::Plan;
 use crate::spec::{Spec, parse_duration};
@@ -222,9 +222,11 @@ fn cluster_once(spec: &Spec, facts: &Facts, target: &Target) -> Vec<Check> {
     checks
 }
 
-/// The unit's recent log, as root from the system journal or as the user from theirs.
+/// The unit's log since its main process last started, as root from the system journal or as
+/// the user from theirs. Older runs are left out: an error that an apply has since repaired
+/// would otherwise be diagnosed again.
 fn unit_journal(target: &Target) -> String {
-    let args: Vec<String> = if nix::unistd::getuid().is_root() {
+    let mut args: Vec<String> = if nix::unistd::getuid().is_root() {
         vec![
             "--no-pager".into(),
             "-n".into(),
@@ -244,6 +246,22 @@ fn unit_journal(target: &Target) -> String {
         .map(String::from)
         .to_vec()
     };
+    // systemctl prints timestamps in a form journalctl's --since reads back.
+    let started = systemctl(
+        target,
+        &[
+            "show",
+            "-p",
+            "ExecMainStartTimestamp",
+            "--value",
+            "k3s-rootless.service",
+        ],
+    )
+    .map(|s| s.trim().to_string())
+    .unwrap_or_default();
+    if !started.is_empty() && started != "n/a" {
+        args.push(format!("--since={started}"));
+    }
     let out = std::process::Command::new("/usr/bin/journalctl")
         .args(&args)
         .env_clear()

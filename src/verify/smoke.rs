@@ -68,6 +68,23 @@ fn kill_group(child: &Child) {
 /// Kills a helper process, and whatever it started, on every path out of a check.
 struct Reaped(Child);
 
+impl Reaped {
+    /// Stops the process and returns what it wrote to stderr: the evidence of a failed check.
+    fn stop(mut self) -> String {
+        kill_group(&self.0);
+        let _ = self.0.wait();
+        let mut text = String::new();
+        if let Some(mut pipe) = self.0.stderr.take() {
+            let _ = pipe.read_to_string(&mut text);
+        }
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 impl Drop for Reaped {
     fn drop(&mut self) {
         kill_group(&self.0);
@@ -219,7 +236,7 @@ pub fn network(target: &Target) -> Check {
         let route = std::fs::read_to_string(format!("/proc/{pid}/net/route")).ok()?;
         (dev.contains("tap0:") && route.lines().any(|l| l.starts_with("tap0"))).then_some(())
     });
-    drop(slirp);
+    let said = slirp.stop();
     drop(ns);
     match up {
         Some(()) => Check::pass(
@@ -228,7 +245,10 @@ pub fn network(target: &Target) -> Check {
         ),
         None => Check::fail(
             name,
-            "tap0 did not come up within 15 s (see `setting up tap tap0` in the diagnosis)".into(),
+            format!(
+                "tap0 did not come up within 15 s; slirp4netns said: {}",
+                if said.is_empty() { "nothing" } else { &said }
+            ),
         ),
     }
 }

@@ -636,17 +636,19 @@ vm_install_lab() {
   version=$(vm_lab_k3s_version)
   [[ -n "$version" ]] || fail "no k3s version in specs/lab.yaml"
   {
-    tar -C "$GW_VM_DIR" -cf - provision.sh specs/lab.yaml fixtures/k3s-stub fixtures/serve-k3s-release.sh
+    tar -C "$GW_VM_DIR" -cf - provision.sh specs/lab.yaml fixtures/serve-k3s-release.sh
+    tar -C "$GW_REPO/tests/standin" --transform 's,^k3s$,k3s-standin,' -cf - k3s
     tar -C "$GW_BIN_DIR" --transform 's,^,bin/,' -cf - "${bins[@]}"
   } | vm_ssh "$name" "set -e; mkdir -p $GW_LAB; tar -x -i -C $GW_LAB; mv $GW_LAB/specs/lab.yaml $GW_LAB/;
-      mv $GW_LAB/fixtures/* $GW_LAB/; $GW_LAB/serve-k3s-release.sh $GW_LAB/k3s-stub '$version' $GW_K3S_RELEASE_PORT" ||
+      mv $GW_LAB/fixtures/* $GW_LAB/; $GW_LAB/serve-k3s-release.sh $GW_LAB/k3s-standin '$version' $GW_K3S_RELEASE_PORT" ||
     fail "installing the lab in '$name' failed"
 }
 
-# vm_provision NAME: runs provision.sh in the guest on the lab spec (apply, then the rootless
-# smoke test); prints its output and returns its exit code.
+# vm_provision NAME: runs provision.sh in the guest on the lab spec (apply, then verify: the
+# rootless smoke test, and the cluster stage against the k3s stand-in); prints its output and
+# returns its exit code.
 vm_provision() {
-  vm_ssh "$1" "$GW_LAB/provision.sh --skip-cluster $GW_LAB/lab.yaml $GW_LAB/bin"
+  vm_ssh "$1" "$GW_LAB/provision.sh $GW_LAB/lab.yaml $GW_LAB/bin"
 }
 
 # provision_step_rc OUTPUT STEP: the exit code provision.sh reported for `groundwork STEP`

@@ -2,7 +2,8 @@
 # A fresh Debian 12 host provisioned by tests/vm/provision.sh, exactly as the Vagrant lab does it:
 # `groundwork apply --yes` installs the packages from the offline repo, creates the account,
 # subids, sysctls, modules, delegation, linger, the k3s binary (a stand-in, from the guest's
-# loopback) and the user unit, then the rootless smoke test passes. The guest's own tools confirm
+# loopback) and the user unit, then verify passes: the rootless smoke test, and the cluster stage
+# against the stand-in (it proves verify's plumbing, not a real cluster). The guest's own tools confirm
 # each change; a second plan is empty and a second apply changes nothing. The converged VM is
 # saved as the snapshot `applied` for the scenarios after this one (vm_start_applied).
 # shellcheck source-path=SCRIPTDIR/..
@@ -47,7 +48,7 @@ kv user_controllers "$(cat "/sys/fs/cgroup/user.slice/user-$uid.slice/user@$uid.
 kv linger "$(test -e /var/lib/systemd/linger/k3s && echo yes || echo no)"
 kv user_manager "$(systemctl is-active "user@$uid.service")"
 kv k3s_sha "$(sha256sum /usr/local/bin/k3s 2>/dev/null | cut -d' ' -f1)"
-kv stub_sha "$(sha256sum /root/lab/k3s-stub | cut -d' ' -f1)"
+kv standin_sha "$(sha256sum /srv/k3s-release/v1.31.4+k3s1/k3s | cut -d' ' -f1)"
 kv k3s_version "$(/usr/local/bin/k3s --version 2>/dev/null | head -n 1)"
 kv unit_active "$(systemctl --user -M k3s@ is-active k3s-rootless.service 2>&1)"
 kv unit_enabled "$(systemctl --user -M k3s@ is-enabled k3s-rootless.service 2>&1)"
@@ -101,7 +102,7 @@ for c in cpu cpuset io memory pids; do
 done
 assert_eq "linger file for k3s" yes "$(kv linger)"
 assert_eq "user@$UID_K3S.service" active "$(kv user_manager)"
-assert_eq "installed k3s binary = the served stand-in" "$(kv stub_sha)" "$(kv k3s_sha)"
+assert_eq "installed k3s binary = the served stand-in" "$(kv standin_sha)" "$(kv k3s_sha)"
 assert_contains "k3s --version" "$(kv k3s_version)" "v1.31.4+k3s1"
 assert_eq "k3s-rootless.service (user unit)" active "$(kv unit_active)"
 assert_eq "k3s-rootless.service enabled" enabled "$(kv unit_enabled)"
@@ -118,6 +119,7 @@ assert_eq "drift after apply" 0 "$(kv drift)"
 # The host is converged whatever the smoke test says: later scenarios start from here.
 vm_save_snapshot host applied
 
-assert_eq "groundwork verify --skip-cluster exit code (rootless smoke test)" 0 \
+assert_contains "apply ends with verify: the stand-in's cluster answers" "$PROVISION" "PASS nodes Ready"
+assert_eq "groundwork verify exit code (smoke test, and the cluster stage on the stand-in)" 0 \
   "$(provision_step_rc "$PROVISION" verify)"
 assert_eq "provision.sh exit code" 0 "$rc"
