@@ -37,15 +37,13 @@ fn output_as(target: &Target, program: &str, args: &[&str]) -> Result<String, St
     };
     // Every holder of the pipes is gone now: these reads end. The outputs are a few lines,
     // far below a pipe's capacity, so the child never blocked on a full pipe.
-    let read = |pipe: Option<&mut dyn Read>| {
-        let mut text = String::new();
-        if let Some(p) = pipe {
-            let _ = p.read_to_string(&mut text);
-        }
-        text
-    };
-    let stdout = read(child.stdout.as_mut().map(|p| p as &mut dyn Read));
-    let stderr = read(child.stderr.as_mut().map(|p| p as &mut dyn Read));
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    if let Some(pipe) = child.stdout.as_mut() {
+        let _ = pipe.read_to_string(&mut stdout);
+    }
+    if let Some(pipe) = child.stderr.as_mut() {
+        let _ = pipe.read_to_string(&mut stderr);
+    }
     if status.success() {
         Ok(stdout)
     } else {
