@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# The README's fleet example with a real ansible-core (from PyPI, on the host) driving two fresh
+# Debian 12 VMs over SSH on 127.0.0.1: examples/ansible/site.yml, run verbatim with an inventory
+# that sets only connection and per-host variables, copies the release binaries and the helper,
+# installs the sudoers rule and the spec, and converges each host through the groundwork module
+# (examples/ansible/library/groundwork). What it proves:
+#   - the first run reports changed on both hosts, and the guests' own tools (sysctl, /etc/subuid,
+#     the k3s user manager, sudo -l) show the converged host and the binaries the playbook copied;
+#   - a second run reports changed=0 on both;
+#   - after a drift made by hand on one host, `--check --diff` shows that resource's before/after
+#     for that host only and changes nothing (the guest still has the drift);
+#   - with apt broken on the second host, that host alone fails (failed=1), the first converges
+#     (failed=0) and ansible-playbook exits non-zero (2, "failed hosts").
+# ansible-core is cached in /var/tmp/groundwork-vm/ansible-venv-VERSION; without PyPI (and no
+# cache) the scenario is SKIPPED, loudly.
+# shellcheck source-path=SCRIPTDIR/..
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+require_groundwork ansible-module
+[[ -f "$GW_BIN_DIR/groundwork-helper" ]] || fail "no groundwork-helper binary in $GW_BIN_DIR"
+
+# 2.19 runs on a Python 3.11+ controller and manages Python 3.8-3.13 hosts (Debian 12: 3.11).
+ANSIBLE_CORE_VERSION=2.19.14
+ANSIBLE_VENV=${GW_ANSIBLE_VENV:-/var/tmp/groundwork-vm/ansible-venv-$ANSIBLE_CORE_VERSION}
+PLAYBOOK=$GW_REPO/examples/ansible/site.yml
+
+pypi_reachable() {
+  python3 -c 'import urllib.request as u; u.urlopen("https://pypi.org/simple/ansible-core/", timeout=20)' \
+    >/dev/null 2>&1
+}
+
+# ansible-core in a virtualenv on the host, made once per version (under a lock: two suites may
+# share the cache).
+ensure_ansible() {
+  local lock log
+  [[ -f "$ANSIBLE_VENV/.complete" ]] && return 0
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+    fail "ansible-core $ANSIBLE_CORE_VERSION needs Python 3.11+ on the controller; python3 is $(python3 --version 2>&1)"
+  mkdir -p "$(dirname "$ANSIBLE_VENV")"
+  exec {lock}>"$ANSIBLE_VENV.lock"
+  flock "$lock"
+  if [[ ! -f "$ANSIBLE_VENV/.complete" ]]; then
+    vm_log "installing ansible-core $ANSIBLE_CORE_VERSION from PyPI into $ANSIBLE_VENV"
+    rm -rf "$ANSIBLE_VENV"
+    log=$(python3 -m venv "$ANSIBLE_VENV" 2>&1) ||
+      fail "python3 -m venv failed (Debian: apt-get install python3-venv):"$'\n'"$log"
+    if ! log=$("$ANSIBLE_VENV/bin/pip" install --quiet "ansible-core==$ANSIBLE_CORE_VERSION" 2>&1); then
+      rm -rf "$ANSIBLE_VENV"
+      if ! pypi_reachable; then
+        vm_log "==== SKIP: PyPI (https://pypi.org) is unreachable, so no ansible-core $ANSIBLE_CORE_VERSION to drive the VMs: THE ANSIBLE SCENARIO DID NOT RUN ===="
+        exit 77
+      fi
+      fail "pip install ansible-core==$ANSIBLE_CORE_VERSION failed with PyPI reachable:"$'\n'"$log"
+    fi
+    touch "$ANSIBLE_VENV/.complete"
+  fi
+  exec {lock}>&-
+}
+
+ensure_ansible
+ok "ansible-core: $("$ANSIBLE_VENV/bin/ansible-playbook" --version | head -n 1)"
+
+# ---------------------------------------------------------------------------------------------
+# Two fresh hosts. The k3s stand-in release is served on each guest's loopback, as the lab spec
+# expects; the lab's copy of the binaries is removed: groundwork must arrive through the playbook.
+
+HOSTS=(alpha beta)
+for h in "${HOSTS[@]}"; do
+  vm_start "$h"
+  vm_install_lab "$h"
+  vm_ssh "$h" 'rm -rf /root/lab/bin /root/lab/provision.sh'
+done
+
+WORK="$GW_VM_RUN/ansible"
+mkdir -p "$WORK/home" "$WORK/tmp"
+# Per-host connection settings; the playbook's variables (bin dir, spec) in the group's vars.
+{
+  echo "[k3s_hosts]"
+  for h in "${HOSTS[@]}"; do
+    vm__ssh_opts "$h"
+    # The harness's own SSH options, including its master connection per VM (ControlPath):
+    # ansible_ssh_args replaces Ansible's defaults, so no ControlPersist of Ansible's outlives us.
+    printf '%s ansible_port=%s ansible_ssh_args="%s"\n' "$h" "$(<"$(vm__dir "$h")/port")" \
+      "$(printf '%s ' "${SSH_OPTS[@]:2}")"
+  done
+  echo
+  echo "[k3s_hosts:vars]"
+  echo "ansible_host=127.0.0.1"
+  echo "ansible_user=root"
+  echo "ansible_ssh_private_key_file=$(vm_image_dir)/id_ed25519"
+  echo "ansible_python_interpreter=/usr/bin/python3"
+  echo "ansible_pipelining=true"
+  echo "groundwork_bin_dir=$GW_BIN_DIR"
+  echo "groundwork_spec=$GW_VM_DIR/specs/lab.yaml"
+} >"$WORK/inventory.ini"
+vm_log "inventory:"$'\n'"$(cat "$WORK/inventory.ini")"
+: >"$WORK/ansible.cfg"
+
+# run_playbook LABEL [ARGS...]: ansible-playbook on site.yml, unchanged; sets PB_OUT and PB_RC.
+run_playbook() {
+  local label=$1 t0=$SECONDS
+  shift
+  PB_RC=0
+  vm_log "ansible-playbook $* ($label)"
+  PB_OUT=$(cd "$WORK" && env LC_ALL=C.UTF-8 ANSIBLE_CONFIG="$WORK/ansible.cfg" \
+    ANSIBLE_HOME="$WORK/home" ANSIBLE_LOCAL_TEMP="$WORK/tmp" ANSIBLE_NOCOLOR=1 \
+    ANSIBLE_FORCE_COLOR=0 ANSIBLE_STDOUT_CALLBACK=default \
+    timeout 600 "$ANSIBLE_VENV/bin/ansible-playbook" -i "$WORK/inventory.ini" "$PLAYBOOK" "$@" 2>&1) ||
+    PB_RC=$?
+  printf '%s\n' "$PB_OUT" | tee "$WORK/$label.log"
+  mkdir -p "$GW_ARTIFACTS"
+  cp -f "$WORK/$label.log" "$GW_ARTIFACTS/ansible-$label.log"
+  vm_log "ansible-playbook ($label) exited $PB_RC after $((SECONDS - t0)) s"
+}
+
+# recap OUTPUT HOST FIELD: a counter of the PLAY RECAP line of HOST (ok, changed, failed, ...).
+recap() {
+  awk -v h="$2" -v f="$3" '
+    /^PLAY RECAP/ { r = 1; next }
+    r && $1 == h && $2 == ":" {
+      for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == f) print kv[2] }
+    }' <<<"$1"
+}
+
+# task OUTPUT NAME: the lines Ansible printed for the task NAME (its diffs and per-host results).
+task() {
+  awk -v t="TASK [$2]" '
+    index($0, "TASK [") == 1 || index($0, "PLAY RECAP") == 1 { in_task = (index($0, t) == 1); next }
+    in_task' <<<"$1"
+}
+
+# task_status OUTPUT NAME HOST: ok, changed, fatal, skipping... as Ansible printed it.
+task_status() {
+  task "$1" "$2" | sed -n "s/^\\([a-z]*\\): \\[$3\\].*/\\1/p" | head -n 1
+}
+
+assert_recap() {
+  local label=$1 out=$2 host=$3 field=$4 want=$5
+  assert_eq "$label: PLAY RECAP $host $field" "$want" "$(recap "$out" "$host" "$field")"
+}
+
+# The guest's own view, as KEY=VALUE lines.
+guest_facts() {
+  vm_ssh "$1" bash -s <<'GUEST'
+set -u
+kv() { printf '%s=%s\n' "$1" "$2"; }
+kv groundwork_sha "$(sha256sum /usr/local/bin/groundwork 2>/dev/null | cut -d' ' -f1)"
+kv helper_sha "$(sha256sum /usr/local/libexec/groundwork-helper 2>/dev/null | cut -d' ' -f1)"
+kv helper_mode "$(stat -c '%U:%G %a' /usr/local/libexec/groundwork-helper 2>&1)"
+kv spec_sha "$(sha256sum /etc/groundwork/spec.yaml 2>/dev/null | cut -d' ' -f1)"
+kv sudoers "$(cat /etc/sudoers.d/groundwork 2>/dev/null)"
+kv sudoers_mode "$(stat -c '%U:%G %a' /etc/sudoers.d/groundwork 2>&1)"
+kv visudo "$(visudo -cq >/dev/null 2>&1 && echo ok || echo bad)"
+kv sudo_list "$(sudo -l -U k3s 2>/dev/null | grep -c 'NOPASSWD: /usr/local/libexec/groundwork-helper$')"
+kv ip_forward "$(sysctl -n net.ipv4.ip_forward)"
+kv subuid "$(grep '^k3s:' /etc/subuid | tr '\n' ' ')"
+kv unit_active "$(systemctl --user -M k3s@ is-active k3s-rootless.service 2>&1)"
+kv pkg_fuse_overlayfs "$([ "$(dpkg-query -W -f='${db:Status-Status}' fuse-overlayfs 2>/dev/null)" = installed ] && echo installed || echo missing)"
+if [ -x /usr/local/bin/groundwork ]; then
+  groundwork drift /etc/groundwork/spec.yaml >/dev/null 2>&1
+  kv drift "$?"
+else
+  kv drift none
+fi
+GUEST
+}
+kv() { sed -n "s/^$2=//p" <<<"$1" | head -n 1; }
+
+GW_SHA=$(sha256sum "$GW_BIN_DIR/groundwork" | cut -d' ' -f1)
+HELPER_SHA=$(sha256sum "$GW_BIN_DIR/groundwork-helper" | cut -d' ' -f1)
+SPEC_SHA=$(sha256sum "$GW_VM_DIR/specs/lab.yaml" | cut -d' ' -f1)
+
+for h in "${HOSTS[@]}"; do
+  F=$(guest_facts "$h")
+  assert_eq "$h before the playbook: no /usr/local/bin/groundwork" "" "$(kv "$F" groundwork_sha)"
+  assert_eq "$h before the playbook: no helper" "" "$(kv "$F" helper_sha)"
+  assert_eq "$h before the playbook: no k3s subuid" "" "$(kv "$F" subuid)"
+done
+
+# ---------------------------------------------------------------------------------------------
+# 1. The first run converges both hosts.
+
+run_playbook first
+assert_eq "first run: ansible-playbook exit code" 0 "$PB_RC"
+for h in "${HOSTS[@]}"; do
+  assert_recap "first run" "$PB_OUT" "$h" failed 0
+  assert_recap "first run" "$PB_OUT" "$h" unreachable 0
+  # The directories (one task), four copies (groundwork, helper, sudoers rule, spec) and the
+  # converge.
+  assert_recap "first run" "$PB_OUT" "$h" changed 6
+  assert_eq "first run: Converge the host on $h" changed "$(task_status "$PB_OUT" "Converge the host" "$h")"
+  F=$(guest_facts "$h")
+  assert_eq "$h: /usr/local/bin/groundwork is the release binary" "$GW_SHA" "$(kv "$F" groundwork_sha)"
+  assert_eq "$h: the helper is the release binary" "$HELPER_SHA" "$(kv "$F" helper_sha)"
+  assert_eq "$h: helper owner and mode" "root:root 755" "$(kv "$F" helper_mode)"
+  assert_eq "$h: /etc/groundwork/spec.yaml is the lab spec" "$SPEC_SHA" "$(kv "$F" spec_sha)"
+  assert_eq "$h: sudoers rule" "k3s ALL=(root) NOPASSWD: /usr/local/libexec/groundwork-helper" "$(kv "$F" sudoers)"
+  assert_eq "$h: sudoers rule owner and mode" "root:root 440" "$(kv "$F" sudoers_mode)"
+  assert_eq "$h: visudo -c" ok "$(kv "$F" visudo)"
+  assert_eq "$h: sudo -l -U k3s grants exactly the helper" 1 "$(kv "$F" sudo_list)"
+  assert_eq "$h: sysctl net.ipv4.ip_forward" 1 "$(kv "$F" ip_forward)"
+  assert_match "$h: /etc/subuid" "$(kv "$F" subuid)" '^k3s:[0-9]+:65536 $'
+  assert_eq "$h: systemctl --user -M k3s@ is-active k3s-rootless.service" active "$(kv "$F" unit_active)"
+  assert_eq "$h: groundwork drift after the playbook" 0 "$(kv "$F" drift)"
+done
+
+# ---------------------------------------------------------------------------------------------
+# 2. A second run changes nothing.
+
+run_playbook second
+assert_eq "second run: ansible-playbook exit code" 0 "$PB_RC"
+for h in "${HOSTS[@]}"; do
+  assert_recap "second run" "$PB_OUT" "$h" changed 0
+  assert_recap "second run" "$PB_OUT" "$h" failed 0
+  assert_eq "second run: Converge the host on $h" ok "$(task_status "$PB_OUT" "Converge the host" "$h")"
+done
+
+# ---------------------------------------------------------------------------------------------
+# 3. Drift on alpha by hand; --check --diff shows it for alpha alone and changes nothing.
+
+vm_ssh alpha 'sysctl -qw net.ipv4.ip_forward=0'
+run_playbook check --check --diff
+assert_eq "check run: ansible-playbook exit code" 0 "$PB_RC"
+CONVERGE=$(task "$PB_OUT" "Converge the host")
+assert_eq "check run: Converge the host on alpha (would change)" changed "$(task_status "$PB_OUT" "Converge the host" alpha)"
+assert_eq "check run: Converge the host on beta" ok "$(task_status "$PB_OUT" "Converge the host" beta)"
+assert_recap "check run" "$PB_OUT" alpha changed 1
+assert_recap "check run" "$PB_OUT" beta changed 0
+assert_match "check run: the diff's header names the sysctl resource" "$CONVERGE" '^--- before: .*net\.ipv4\.ip_forward.*\(sysctl\)'
+assert_match "check run: the diff's before (0)" "$CONVERGE" '^-.*\b0$'
+assert_match "check run: the diff's after (1)" "$CONVERGE" '^\+.*\b1$'
+assert_eq "check run: one resource diff, alpha's" 1 "$(grep -c '^--- before' <<<"$CONVERGE")"
+F=$(guest_facts alpha)
+assert_eq "alpha after --check: still drifted (sysctl net.ipv4.ip_forward)" 0 "$(kv "$F" ip_forward)"
+assert_eq "alpha after --check: groundwork drift still finds it" 2 "$(kv "$F" drift)"
+
+# ---------------------------------------------------------------------------------------------
+# 4. apt broken on beta: beta fails alone, alpha converges.
+
+vm_ssh beta 'set -e; dpkg -r fuse-overlayfs >/dev/null; mv /opt/localrepo /opt/localrepo.gone'
+run_playbook broken
+assert_eq "broken run: ansible-playbook exit code (2: failed hosts)" 2 "$PB_RC"
+assert_recap "broken run" "$PB_OUT" beta failed 1
+assert_recap "broken run" "$PB_OUT" alpha failed 0
+assert_recap "broken run" "$PB_OUT" alpha unreachable 0
+assert_recap "broken run" "$PB_OUT" alpha changed 1
+assert_eq "broken run: Converge the host on alpha" changed "$(task_status "$PB_OUT" "Converge the host" alpha)"
+assert_eq "broken run: Converge the host on beta" fatal "$(task_status "$PB_OUT" "Converge the host" beta)"
+assert_match "broken run: beta's message names the failed package step" \
+  "$(task "$PB_OUT" "Converge the host")" '^fatal: \[beta\].*fuse-overlayfs'
+F=$(guest_facts alpha)
+assert_eq "alpha after the broken run: sysctl net.ipv4.ip_forward repaired" 1 "$(kv "$F" ip_forward)"
+assert_eq "alpha after the broken run: groundwork drift" 0 "$(kv "$F" drift)"
+F=$(guest_facts beta)
+assert_eq "beta after the broken run: fuse-overlayfs still missing" missing "$(kv "$F" pkg_fuse_overlayfs)"
+assert_eq "beta after the broken run: groundwork drift" 2 "$(kv "$F" drift)"
+
+for h in "${HOSTS[@]}"; do vm_stop "$h"; done
