@@ -177,14 +177,22 @@ pub fn parse(source: &SpecSource) -> Result<Spec, SpecError> {
             "the spec is empty; start from examples/rootless-k3s.yaml (`groundwork schema` prints the format)",
         ));
     }
-    let mut path = Vec::new();
-    let parsed: Result<Spec, _> = serde_saphyr::with_deserializer_from_str(&source.text, |de| {
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            path = e.path().iter().filter_map(segment).collect();
-            e.into_inner()
-        })
-    });
-    let spec = parsed.map_err(|e| SpecError::new(source, vec![problem_from_yaml(&e, &path)]))?;
+    // The plain parse first: tracking the field path wraps every visitor in more code to run,
+    // and only an error message needs the path. A spec that fails is parsed again with it.
+    let spec = match serde_saphyr::from_str::<Spec>(&source.text) {
+        Ok(spec) => spec,
+        Err(_) => {
+            let mut path = Vec::new();
+            let parsed: Result<Spec, _> =
+                serde_saphyr::with_deserializer_from_str(&source.text, |de| {
+                    serde_path_to_error::deserialize(de).map_err(|e| {
+                        path = e.path().iter().filter_map(segment).collect();
+                        e.into_inner()
+                    })
+                });
+            parsed.map_err(|e| SpecError::new(source, vec![problem_from_yaml(&e, &path)]))?
+        }
+    };
     let problems: Vec<Problem> = super::validate(&spec)
         .into_iter()
         .map(|(path, message, hint)| {
