@@ -145,19 +145,15 @@ hyperfine -N --style basic --warmup 10 --runs "$RUNS" --export-json "$O/fast.jso
 hyperfine -N --style basic --warmup 3 --runs "$RUNS_BASH" --export-json "$O/bash.json" -n bash-script "$(cmd_of bash-script)"
 hyperfine -N --style basic --warmup 1 --runs "$RUNS_ANSIBLE" --export-json "$O/ansible.json" -n ansible-check "$(cmd_of ansible-check)"
 
-# 5. Peak RSS: getrusage(RUSAGE_CHILDREN).ru_maxrss, in KiB, the largest process of the tree
-# (what GNU time's %M reports; the image has no GNU time, and bash's `time` keyword has no -f).
+# 5. Peak RSS: GNU time's %M (from Debian's package, unpacked), in KiB: the largest process of
+# the tree. Not getrusage from a Python wrapper: the max RSS survives exec, so every child would
+# count the forked Python (about 10 MiB) and a small program could never measure below it.
 # The highest of a few runs.
-peak_rss_kib() {
-  python3 -c 'import resource, subprocess, sys
-subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@"
-}
 while read -r name cmd; do
   n=5; [[ $name == ansible-check ]] && n=2
   for ((i = 0; i < n; i++)); do
-    # shellcheck disable=SC2086
-    peak_rss_kib $cmd >>"$O/$name.rss"
+    # shellcheck disable=SC2086 # words, on purpose
+    /opt/bench/bin/time -f %M -a -o "$O/$name.rss" $cmd >/dev/null 2>&1
   done
 done <"$O/contestants"
 { uname -r; python3 --version; groundwork --version; hyperfine --version
