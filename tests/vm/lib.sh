@@ -175,13 +175,21 @@ vm__pid() {
   [[ -s "$f" ]] && tr -d ' \n' <"$f"
 }
 
-# True while PID is a live (not zombie) qemu running on a disk below DIR.
+# True while PID is a live (not zombie) qemu running on a disk below DIR. The command line is
+# read whole first: `tr | grep -q` under pipefail fails whenever grep quits before tr is done.
 vm__is_our_qemu() {
-  local pid=$1 dir=$2 state
-  [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 1
-  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
-  [[ "$state" != Z ]] || return 1
-  tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qF "file=$dir/"
+  local pid=$1 dir=$2 cmdline
+  [[ -n "$pid" ]] && ! vm__exited "$pid" || return 1
+  cmdline=$(tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+  [[ "$cmdline" == *"file=$dir/"* ]]
+}
+
+# True when PID is gone or a zombie. Not "not our qemu": right after `cmd &`, the child is still
+# a copy of this shell until it execs, and waiting on a live process would block for good.
+vm__exited() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0
+  [[ -z "$state" || "$state" == Z ]]
 }
 
 vm__alive() { vm__is_our_qemu "$(vm__pid "$1")" "$(vm__dir "$1")"; }
@@ -307,7 +315,7 @@ vm__wait_qmp() {
   dir=$(vm__dir "$name")
   for ((i = 0; i < 300; i++)); do
     if [[ -S "$dir/qmp.sock" ]] && vm__alive "$name"; then return 0; fi
-    if ! vm__is_our_qemu "$launched" "$dir"; then
+    if vm__exited "$launched"; then
       wait "$launched" 2>/dev/null || true
       return 1
     fi

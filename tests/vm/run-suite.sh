@@ -8,7 +8,8 @@
 # Expects built binaries in target/release (or $GROUNDWORK_BIN_DIR): groundwork, and
 # groundwork-helper once it exists. Builds or reuses the VM image (build-image.sh) and the booted
 # snapshot first. A scenario exits 0 (PASS), 77 (SKIP: what it needs does not exist yet) or
-# anything else (FAIL); each runs under a timeout (GW_VM_SCENARIO_TIMEOUT, 900 s). Logs and, on
+# anything else (FAIL); each runs under a timeout: GW_VM_SCENARIO_TIMEOUT (900 s), or the
+# scenario's own `# suite-timeout: SECONDS` line for the long ones. Logs and, on
 # failure, the console and journal of its VMs are in target/vm-artifacts/<scenario>/.
 # The last line is `vm-suite: N passed, N failed`; the exit code is 1 when anything failed.
 #
@@ -101,14 +102,16 @@ prepare() {
 }
 
 run_scenario() {
-  local file=$1 name rc t0=$SECONDS
+  local file=$1 name rc t0=$SECONDS limit
   name=$(basename "$file" .sh)
+  limit=$(sed -n 's/^# suite-timeout: *\([0-9][0-9]*\)$/\1/p' "$file" | head -n 1)
+  limit=${limit:-$SCENARIO_TIMEOUT}
   rm -rf "${ARTIFACTS:?}/$name"
   mkdir -p "$ARTIFACTS/$name"
   echo "==== RUN  $name"
   set +e
   # --foreground: Ctrl-C still reaches the scenario, whose trap stops its VMs.
-  GW_SCENARIO=$name timeout --foreground -k 30 "$SCENARIO_TIMEOUT" bash "$file" 2>&1 |
+  GW_SCENARIO=$name timeout --foreground -k 30 "$limit" bash "$file" 2>&1 |
     tee "$ARTIFACTS/$name/output.log"
   rc=${PIPESTATUS[0]}
   set -e
@@ -117,7 +120,7 @@ run_scenario() {
   case "$rc" in
     0) record PASS "$name" $((SECONDS - t0)) ;;
     "$EXIT_SKIP") record SKIP "$name" $((SECONDS - t0)) ;;
-    124) record FAIL "$name (timed out after ${SCENARIO_TIMEOUT}s)" $((SECONDS - t0)) ;;
+    124) record FAIL "$name (timed out after ${limit}s)" $((SECONDS - t0)) ;;
     130)
       record FAIL "$name (interrupted)" $((SECONDS - t0))
       INTERRUPTED=1

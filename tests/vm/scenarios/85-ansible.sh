@@ -13,6 +13,8 @@
 #     (failed=0) and ansible-playbook exits non-zero (2, "failed hosts").
 # ansible-core is cached in /var/tmp/groundwork-vm/ansible-venv-VERSION; without PyPI (and no
 # cache) the scenario is SKIPPED, loudly.
+# Four playbook runs of about 170 s each, Python in two emulated guests: 600-900 s under TCG.
+# suite-timeout: 1500
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 # shellcheck source=lib.sh
