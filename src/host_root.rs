@@ -34,7 +34,12 @@ impl HostRoot {
     pub fn read_optional(&self, host_path: impl AsRef<Path>) -> io::Result<Option<String>> {
         let path = self.path(&host_path);
         match std::fs::read(&path) {
-            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+            // Checked first: from_utf8 is several times cheaper than a lossy pass on valid text.
+            Ok(bytes) => {
+                Ok(Some(String::from_utf8(bytes).unwrap_or_else(|e| {
+                    String::from_utf8_lossy(e.as_bytes()).into_owned()
+                })))
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => Ok(None),
             Err(e) => Err(io::Error::new(

@@ -92,25 +92,31 @@ pub struct PackageFacts {
     pub newgidmap: IdmapTool,
 }
 
-/// Installed packages from dpkg's status database: paragraphs whose Status ends in `installed`.
-pub fn parse_dpkg_status(text: &str) -> BTreeMap<String, String> {
+/// The installed versions of the WANTED packages, from dpkg's status database: paragraphs whose
+/// Status is `install ok installed`. One pass over the lines, allocating only for the wanted
+/// packages: the database holds every package on the host, and drift reads it on every run.
+pub fn parse_dpkg_status(text: &str, wanted: &[String]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for para in text.split("\n\n") {
-        let (mut name, mut status, mut version) = (None, None, None);
-        for line in para.lines() {
-            if let Some(v) = line.strip_prefix("Package: ") {
-                name = Some(v.trim());
-            } else if let Some(v) = line.strip_prefix("Status: ") {
-                status = Some(v.trim());
-            } else if let Some(v) = line.strip_prefix("Version: ") {
-                version = Some(v.trim());
+    let (mut name, mut status, mut version): (Option<&str>, Option<&str>, Option<&str>) =
+        (None, None, None);
+    // A trailing empty line ends the last paragraph too.
+    for line in text.split('\n').chain(std::iter::once("")) {
+        if line.is_empty() {
+            if let (Some(n), Some(s), Some(v)) = (name.take(), status.take(), version.take())
+                && s.starts_with("install ")
+                && s.ends_with(" installed")
+                && wanted.iter().any(|w| w == n)
+            {
+                out.insert(n.to_string(), v.to_string());
             }
+            continue;
         }
-        if let (Some(n), Some(s), Some(v)) = (name, status, version)
-            && s.ends_with(" installed")
-            && s.starts_with("install ")
-        {
-            out.insert(n.to_string(), v.to_string());
+        if let Some(v) = line.strip_prefix("Package: ") {
+            name = Some(v.trim());
+        } else if let Some(v) = line.strip_prefix("Status: ") {
+            status = Some(v.trim());
+        } else if let Some(v) = line.strip_prefix("Version: ") {
+            version = Some(v.trim());
         }
     }
     out
@@ -162,7 +168,7 @@ pub async fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<PackageFac
     let names: Vec<String> = spec.packages.iter().map(|p| resolve(p, family)).collect();
     let installed = match family {
         Family::Debian => {
-            let db = parse_dpkg_status(&root.read("/var/lib/dpkg/status")?);
+            let db = parse_dpkg_status(&root.read("/var/lib/dpkg/status")?, &names);
             names
                 .iter()
                 .map(|n| (n.clone(), db.get(n).cloned()))
@@ -279,9 +285,23 @@ mod tests {
     #[test]
     fn dpkg_status_only_counts_installed() {
         let db = "Package: uidmap\nStatus: install ok installed\nVersion: 1:4.13+dfsg1-1+b1\n\nPackage: slirp4netns\nStatus: deinstall ok config-files\nVersion: 1.2.0-1\n\nPackage: gone\nStatus: purge ok not-installed\n";
-        let got = parse_dpkg_status(db);
+        let wanted = ["uidmap", "slirp4netns", "gone"].map(String::from);
+        let got = parse_dpkg_status(db, &wanted);
         assert_eq!(got.len(), 1);
         assert_eq!(got["uidmap"], "1:4.13+dfsg1-1+b1");
+    }
+
+    #[test]
+    fn dpkg_status_keeps_only_wanted_packages_in_any_field_order() {
+        // The last paragraph has no trailing blank line; the first has a continuation line that
+        // looks like a field, which must not count.
+        let db = "Package: fuse3\nStatus: install ok installed\nDescription: x\n Package: uidmap\nVersion: 3.3.0-1\n\nVersion: 1:4.13\nStatus: install ok installed\nPackage: uidmap";
+        let got = parse_dpkg_status(db, &["uidmap".to_string()]);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got["uidmap"], "1:4.13");
+        let both = parse_dpkg_status(db, &["uidmap".to_string(), "fuse3".to_string()]);
+        assert_eq!(both["fuse3"], "3.3.0-1");
+        assert!(parse_dpkg_status(db, &[]).is_empty());
     }
 
     #[test]
