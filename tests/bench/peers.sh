@@ -7,7 +7,8 @@
 #   flock /var/tmp/gw-vm-test.lock tests/bench/peers.sh      # as root; about 15 min under TCG
 #   tests/bench/peers.sh --prepare                          # only the host-side payload, no VM
 #
-# Settings (environment): GW_BENCH_RUNS (groundwork and the floor, 100), GW_BENCH_RUNS_BASH (20),
+# Settings (environment): GW_BENCH_RUNS (groundwork and the floor, 100, in GW_BENCH_ROUNDS
+# interleaved rounds, 5), GW_BENCH_RUNS_BASH (20),
 # GW_BENCH_RUNS_ANSIBLE (5), GW_BENCH_ANSIBLE (ansible-core version, 2.19.14), GW_BENCH_OUT
 # (target/bench). Not part of tests/vm/run-suite.sh: see tests/bench/README.md.
 # shellcheck source-path=SCRIPTDIR
@@ -19,6 +20,7 @@ OUT=${GW_BENCH_OUT:-$REPO/target/bench}
 PAYLOAD=$OUT/payload
 ANSIBLE_VERSION=${GW_BENCH_ANSIBLE:-2.19.14}
 RUNS=${GW_BENCH_RUNS:-100}
+ROUNDS=${GW_BENCH_ROUNDS:-5}
 RUNS_BASH=${GW_BENCH_RUNS_BASH:-20}
 RUNS_ANSIBLE=${GW_BENCH_RUNS_ANSIBLE:-5}
 # Debian 12's own packages, unpacked (not installed: the guest's dpkg database is an input of
@@ -100,7 +102,7 @@ guest_script() {
   cat <<GUEST
 set -u
 export PATH=/opt/bench/bin:\$PATH
-RUNS=$RUNS RUNS_BASH=$RUNS_BASH RUNS_ANSIBLE=$RUNS_ANSIBLE
+RUNS=$RUNS ROUNDS=$ROUNDS RUNS_BASH=$RUNS_BASH RUNS_ANSIBLE=$RUNS_ANSIBLE
 GUEST
   cat <<'GUEST'
 B=/opt/bench/bench SPEC=/root/lab/lab.yaml O=/opt/bench/out
@@ -140,8 +142,13 @@ done <"$O/contestants"
 [[ -s "$O/failures" ]] && exit 1
 
 # 4. Timings. -N: no shell between hyperfine and the program (a shell costs more than drift).
+# In ROUNDS interleaved rounds, pooled by peers-table.py: the machine's slow spells (a shared
+# host) then fall on all three alike.
 fast=(); for n in groundwork-plan groundwork-drift floor; do fast+=(-n "$n" "$(cmd_of "$n")"); done
-hyperfine -N --style basic --warmup 10 --runs "$RUNS" --export-json "$O/fast.json" "${fast[@]}"
+for ((r = 1; r <= ROUNDS; r++)); do
+  hyperfine -N --style basic --warmup 3 --runs $(((RUNS + ROUNDS - 1) / ROUNDS)) \
+    --export-json "$O/fast-$r.json" "${fast[@]}"
+done
 hyperfine -N --style basic --warmup 3 --runs "$RUNS_BASH" --export-json "$O/bash.json" -n bash-script "$(cmd_of bash-script)"
 hyperfine -N --style basic --warmup 1 --runs "$RUNS_ANSIBLE" --export-json "$O/ansible.json" -n ansible-check "$(cmd_of ansible-check)"
 
