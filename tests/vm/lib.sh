@@ -539,6 +539,9 @@ vm_has_snapshot() { [[ -f "$(vm__suite_snapshot_dir "$1")/.complete" ]]; }
 # ---------------------------------------------------------------------------------------------
 # Talking to a VM.
 
+# kv_get REPORT KEY: the value of KEY in a guest's report of KEY=VALUE lines (the first one).
+kv_get() { sed -n "s/^$2=//p" <<<"$1" | head -n 1; }
+
 # vm_ssh NAME COMMAND...: runs COMMAND as root in the guest (stdin is forwarded, so
 # `vm_ssh NAME bash -s <script` works); its exit code and output pass through.
 vm_ssh() {

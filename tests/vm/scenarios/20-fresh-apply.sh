@@ -79,7 +79,7 @@ groundwork drift /root/lab/lab.yaml >/dev/null 2>&1
 kv drift "$?"
 GUEST
 )
-kv() { sed -n "s/^$1=//p" <<<"$FACTS" | head -n 1; }
+kv() { kv_get "$FACTS" "$1"; }
 
 UID_K3S=$(kv uid)
 assert_match "k3s account uid" "$UID_K3S" '^[0-9]+$'

@@ -52,7 +52,7 @@ groundwork drift "$spec" >/dev/null 2>&1
 kv drift_after "$?"
 GUEST
 )
-kv() { sed -n "s/^$1=//p" <<<"$OUT" | head -n 1; }
+kv() { kv_get "$OUT" "$1"; }
 
 DRIFTED="delegation sysctl unit_state"
 assert_eq "drift on the converged host" 0 "$(kv drift_before)"

@@ -34,7 +34,7 @@ kv drift "$?"
 kv drift_text "$(tr '\n' ' ' </root/drift.txt)"
 GUEST
 )
-kv() { sed -n "s/^$1=//p" <<<"$OUT" | head -n 1; }
+kv() { kv_get "$OUT" "$1"; }
 
 vm_log "the guest was up $(kv uptime_s) s when checked"
 assert_eq "net.ipv4.ip_forward after reboot" 1 "$(kv ip_forward)"

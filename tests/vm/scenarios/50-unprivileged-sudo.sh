@@ -60,7 +60,7 @@ as_k3s groundwork verify --skip-cluster /home/k3s/lab.yaml >/root/verify.txt 2>&
 kv verify_rc "$?"
 GUEST
 )
-kv() { sed -n "s/^$1=//p" <<<"$OUT" | head -n 1; }
+kv() { kv_get "$OUT" "$1"; }
 show() { vm_ssh host "cat /root/$1" 2>/dev/null | head -c 3000 >&2 || true; }
 
 [[ "$(kv norule_rc)" == 1 ]] || show norule.txt

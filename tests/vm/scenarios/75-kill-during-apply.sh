@@ -49,7 +49,7 @@ kv k3s_ranges "$(grep -c '^k3s:' /etc/subuid)"
 kv unit_active "$(systemctl --user -M k3s@ is-active k3s-rootless.service 2>&1)"
 GUEST
 )
-kv() { sed -n "s/^$1=//p" <<<"$OUT" | head -n 1; }
+kv() { kv_get "$OUT" "$1"; }
 
 for i in 1 2 3 4 5; do
   vm_log "kill $i: $(kv "kill$i")"

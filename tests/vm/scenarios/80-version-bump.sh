@@ -72,7 +72,7 @@ groundwork drift "$lab/lab.yaml" >/dev/null 2>&1
 kv drift "$?"
 GUEST
 )
-kv() { sed -n "s/^$1=//p" <<<"$OUT" | head -n 1; }
+kv() { kv_get "$OUT" "$1"; }
 vm_log "plan for the bump: $(kv plan_text)"
 
 assert_eq "plan exit code with the new version pinned" 2 "$(kv plan_rc)"

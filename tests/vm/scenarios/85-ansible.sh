@@ -168,7 +168,6 @@ else
 fi
 GUEST
 }
-kv() { sed -n "s/^$2=//p" <<<"$1" | head -n 1; }
 
 GW_SHA=$(sha256sum "$GW_BIN_DIR/groundwork" | cut -d' ' -f1)
 HELPER_SHA=$(sha256sum "$GW_BIN_DIR/groundwork-helper" | cut -d' ' -f1)
@@ -176,9 +175,9 @@ SPEC_SHA=$(sha256sum "$GW_VM_DIR/specs/lab.yaml" | cut -d' ' -f1)
 
 for h in "${HOSTS[@]}"; do
   F=$(guest_facts "$h")
-  assert_eq "$h before the playbook: no /usr/local/bin/groundwork" "" "$(kv "$F" groundwork_sha)"
-  assert_eq "$h before the playbook: no helper" "" "$(kv "$F" helper_sha)"
-  assert_eq "$h before the playbook: no k3s subuid" "" "$(kv "$F" subuid)"
+  assert_eq "$h before the playbook: no /usr/local/bin/groundwork" "" "$(kv_get "$F" groundwork_sha)"
+  assert_eq "$h before the playbook: no helper" "" "$(kv_get "$F" helper_sha)"
+  assert_eq "$h before the playbook: no k3s subuid" "" "$(kv_get "$F" subuid)"
 done
 
 # ---------------------------------------------------------------------------------------------
@@ -194,18 +193,18 @@ for h in "${HOSTS[@]}"; do
   assert_recap "first run" "$PB_OUT" "$h" changed 6
   assert_eq "first run: Converge the host on $h" changed "$(task_status "$PB_OUT" "Converge the host" "$h")"
   F=$(guest_facts "$h")
-  assert_eq "$h: /usr/local/bin/groundwork is the release binary" "$GW_SHA" "$(kv "$F" groundwork_sha)"
-  assert_eq "$h: the helper is the release binary" "$HELPER_SHA" "$(kv "$F" helper_sha)"
-  assert_eq "$h: helper owner and mode" "root:root 755" "$(kv "$F" helper_mode)"
-  assert_eq "$h: /etc/groundwork/spec.yaml is the lab spec" "$SPEC_SHA" "$(kv "$F" spec_sha)"
-  assert_eq "$h: sudoers rule" "k3s ALL=(root) NOPASSWD: /usr/local/libexec/groundwork-helper" "$(kv "$F" sudoers)"
-  assert_eq "$h: sudoers rule owner and mode" "root:root 440" "$(kv "$F" sudoers_mode)"
-  assert_eq "$h: visudo -c" ok "$(kv "$F" visudo)"
-  assert_eq "$h: sudo -l -U k3s grants exactly the helper" 1 "$(kv "$F" sudo_list)"
-  assert_eq "$h: sysctl net.ipv4.ip_forward" 1 "$(kv "$F" ip_forward)"
-  assert_match "$h: /etc/subuid" "$(kv "$F" subuid)" '^k3s:[0-9]+:65536 $'
-  assert_eq "$h: systemctl --user -M k3s@ is-active k3s-rootless.service" active "$(kv "$F" unit_active)"
-  assert_eq "$h: groundwork drift after the playbook" 0 "$(kv "$F" drift)"
+  assert_eq "$h: /usr/local/bin/groundwork is the release binary" "$GW_SHA" "$(kv_get "$F" groundwork_sha)"
+  assert_eq "$h: the helper is the release binary" "$HELPER_SHA" "$(kv_get "$F" helper_sha)"
+  assert_eq "$h: helper owner and mode" "root:root 755" "$(kv_get "$F" helper_mode)"
+  assert_eq "$h: /etc/groundwork/spec.yaml is the lab spec" "$SPEC_SHA" "$(kv_get "$F" spec_sha)"
+  assert_eq "$h: sudoers rule" "k3s ALL=(root) NOPASSWD: /usr/local/libexec/groundwork-helper" "$(kv_get "$F" sudoers)"
+  assert_eq "$h: sudoers rule owner and mode" "root:root 440" "$(kv_get "$F" sudoers_mode)"
+  assert_eq "$h: visudo -c" ok "$(kv_get "$F" visudo)"
+  assert_eq "$h: sudo -l -U k3s grants exactly the helper" 1 "$(kv_get "$F" sudo_list)"
+  assert_eq "$h: sysctl net.ipv4.ip_forward" 1 "$(kv_get "$F" ip_forward)"
+  assert_match "$h: /etc/subuid" "$(kv_get "$F" subuid)" '^k3s:[0-9]+:65536 $'
+  assert_eq "$h: systemctl --user -M k3s@ is-active k3s-rootless.service" active "$(kv_get "$F" unit_active)"
+  assert_eq "$h: groundwork drift after the playbook" 0 "$(kv_get "$F" drift)"
 done
 
 # ---------------------------------------------------------------------------------------------
@@ -235,8 +234,8 @@ assert_match "check run: the diff's before (0)" "$CONVERGE" '^-.*\b0$'
 assert_match "check run: the diff's after (1)" "$CONVERGE" '^\+.*\b1$'
 assert_eq "check run: one resource diff, alpha's" 1 "$(grep -c '^--- before' <<<"$CONVERGE")"
 F=$(guest_facts alpha)
-assert_eq "alpha after --check: still drifted (sysctl net.ipv4.ip_forward)" 0 "$(kv "$F" ip_forward)"
-assert_eq "alpha after --check: groundwork drift still finds it" 2 "$(kv "$F" drift)"
+assert_eq "alpha after --check: still drifted (sysctl net.ipv4.ip_forward)" 0 "$(kv_get "$F" ip_forward)"
+assert_eq "alpha after --check: groundwork drift still finds it" 2 "$(kv_get "$F" drift)"
 
 # ---------------------------------------------------------------------------------------------
 # 4. apt broken on beta: beta fails alone, alpha converges.
@@ -253,10 +252,10 @@ assert_eq "broken run: Converge the host on beta" fatal "$(task_status "$PB_OUT"
 assert_match "broken run: beta's message names the failed package step" \
   "$(task "$PB_OUT" "Converge the host")" '^fatal: \[beta\].*fuse-overlayfs'
 F=$(guest_facts alpha)
-assert_eq "alpha after the broken run: sysctl net.ipv4.ip_forward repaired" 1 "$(kv "$F" ip_forward)"
-assert_eq "alpha after the broken run: groundwork drift" 0 "$(kv "$F" drift)"
+assert_eq "alpha after the broken run: sysctl net.ipv4.ip_forward repaired" 1 "$(kv_get "$F" ip_forward)"
+assert_eq "alpha after the broken run: groundwork drift" 0 "$(kv_get "$F" drift)"
 F=$(guest_facts beta)
-assert_eq "beta after the broken run: fuse-overlayfs still missing" missing "$(kv "$F" pkg_fuse_overlayfs)"
-assert_eq "beta after the broken run: groundwork drift" 2 "$(kv "$F" drift)"
+assert_eq "beta after the broken run: fuse-overlayfs still missing" missing "$(kv_get "$F" pkg_fuse_overlayfs)"
+assert_eq "beta after the broken run: groundwork drift" 2 "$(kv_get "$F" drift)"
 
 for h in "${HOSTS[@]}"; do vm_stop "$h"; done

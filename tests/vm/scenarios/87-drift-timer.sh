@@ -46,7 +46,7 @@ kv cron_rc "$?"
 kv cron_prom "$(grep -c '^groundwork_drift{' "$prom")"
 GUEST
 )
-kv() { sed -n "s/^$1=//p" <<<"$OUT" | head -n 1; }
+kv() { kv_get "$OUT" "$1"; }
 assert_eq "timer enabled" enabled "$(kv timer_enabled)"
 assert_eq "timer active" active "$(kv timer_active)"
 assert_match "timer next elapse" "$(kv next_elapse)" '[0-9]'

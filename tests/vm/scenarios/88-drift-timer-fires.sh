@@ -81,7 +81,7 @@ kv service_result "$(systemctl show -P Result groundwork-drift.service)"
 GUEST
 )
 printf '%s\n' "$OUT" | grep '^journal: ' >&2 || true
-kv() { sed -n "s/^$1=//p" <<<"$OUT" | head -n 1; }
+kv() { kv_get "$OUT" "$1"; }
 
 assert_eq "unit files installed unchanged" "$SHIPPED_SHA" "$(kv shipped_sha)"
 assert_match "schedule after the drop-in" "$(kv calendar)" '^\{ OnCalendar(USec)?=\*-\*-\* \*:\*:00/20 ; next_elapse=[^}]*\}$'

@@ -82,7 +82,7 @@ groundwork drift "$spec" >/dev/null 2>&1
 printf 'final.drift=%s\n' "$?"
 GUEST
 )
-kv() { sed -n "s/^$1=//p" <<<"$OUT" | head -n 1; }
+kv() { kv_get "$OUT" "$1"; }
 # out KEY: verify's output for that case, lines back.
 out() { kv "$1.out" | tr '|' '\n'; }
 
