@@ -683,6 +683,18 @@ vm_start_applied() {
     fail "provisioning failed (provision.sh exit code $rc):"$'\n'"$(vm__excerpt "$out")"
 }
 
+# vm_install_drift_units NAME: the README's scheduled drift check, set up in the guest as users
+# are told to: examples/systemd's service and timer, byte for byte, in /etc/systemd/system; the
+# lab spec as /etc/groundwork/spec.yaml; groundwork in /usr/local/bin; the textfile directory.
+# Nothing is enabled or started.
+vm_install_drift_units() {
+  vm_copy "$1" "$GW_REPO/examples/systemd/groundwork-drift.service" \
+    "$GW_REPO/examples/systemd/groundwork-drift.timer" /etc/systemd/system/
+  vm_ssh "$1" "set -e; install -d /etc/groundwork /var/lib/node_exporter/textfile_collector
+    [ -x /usr/local/bin/groundwork ] || install -m 755 $GW_LAB/bin/groundwork /usr/local/bin/groundwork
+    cp $GW_LAB/lab.yaml /etc/groundwork/spec.yaml" || fail "installing the drift units in '$1' failed"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Failure evidence and the exit trap.
 

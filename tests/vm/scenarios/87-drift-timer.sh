@@ -12,8 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 require_groundwork drift --textfile
 
 vm_start_applied host
-vm_copy host "$GW_REPO/examples/systemd/groundwork-drift.service" \
-  "$GW_REPO/examples/systemd/groundwork-drift.timer" /etc/systemd/system/
+vm_install_drift_units host
 grep -m1 '^\*/15 \* \* \* \* root flock' "$GW_REPO/README.md" | vm_ssh host 'cat >/root/cron.line'
 
 OUT=$(vm_ssh host bash -s <<'GUEST'
@@ -21,9 +20,6 @@ set -u
 kv() { printf '%s=%s\n' "$1" "$2"; }
 prom=/var/lib/node_exporter/textfile_collector/groundwork.prom
 ts() { sed -n 's/^groundwork_last_check_timestamp_seconds //p' "$prom"; }
-install -d /etc/groundwork /var/lib/node_exporter/textfile_collector
-[ -x /usr/local/bin/groundwork ] || install -m 755 /root/lab/bin/groundwork /usr/local/bin/groundwork
-cp /root/lab/lab.yaml /etc/groundwork/spec.yaml
 systemctl daemon-reload && systemctl enable --now groundwork-drift.timer >/dev/null 2>&1
 kv timer_enabled "$(systemctl is-enabled groundwork-drift.timer)"
 kv timer_active "$(systemctl is-active groundwork-drift.timer)"

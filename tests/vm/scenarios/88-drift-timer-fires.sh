@@ -19,8 +19,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 require_groundwork drift --textfile
 
 vm_start_applied host
-vm_copy host "$GW_REPO/examples/systemd/groundwork-drift.service" \
-  "$GW_REPO/examples/systemd/groundwork-drift.timer" /etc/systemd/system/
+vm_install_drift_units host
 SHIPPED_SHA=$(cat "$GW_REPO/examples/systemd/groundwork-drift.service" \
   "$GW_REPO/examples/systemd/groundwork-drift.timer" | sha256sum | cut -d' ' -f1)
 
@@ -29,9 +28,7 @@ set -u
 kv() { printf '%s=%s\n' "$1" "$2"; }
 prom=/var/lib/node_exporter/textfile_collector/groundwork.prom
 ts() { sed -n 's/^groundwork_last_check_timestamp_seconds //p' "$prom" 2>/dev/null; }
-install -d /etc/groundwork /var/lib/node_exporter/textfile_collector /etc/systemd/system/groundwork-drift.timer.d
-[ -x /usr/local/bin/groundwork ] || install -m 755 /root/lab/bin/groundwork /usr/local/bin/groundwork
-cp /root/lab/lab.yaml /etc/groundwork/spec.yaml
+install -d /etc/systemd/system/groundwork-drift.timer.d
 cat >/etc/systemd/system/groundwork-drift.timer.d/test-schedule.conf <<'EOF'
 # Test only (tests/vm/scenarios/88-drift-timer-fires.sh): fire every 20 s, on time.
 [Timer]
