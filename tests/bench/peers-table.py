@@ -36,9 +36,9 @@ def quartiles(times):
     return q[0], q[2]
 
 
-def spawned(name):
+def spawned(trace):
     """Processes started, the program itself excluded (successful execve calls, minus one)."""
-    f = run / f"{name}.execve"
+    f = run / trace
     if not f.exists():
         return "?"
     ok = [l for l in f.read_text(errors="replace").splitlines() if "execve(" in l and l.rstrip().endswith("= 0")]
@@ -61,7 +61,7 @@ for key, label in ORDER:
     q1, q3 = quartiles(t)
     print(
         f"| {label} | {ms(med)} | {ms(q1)} – {ms(q3)} | {ms(min(t))} – {ms(max(t))} | {len(t)} "
-        f"| {med / drift:,.2f}× | {rss_mib(key):.1f} | {spawned(key)} |"
+        f"| {med / drift:,.2f}× | {rss_mib(key):.1f} | {spawned(key + '.execve')} |"
     )
 
 med = {k: statistics.median(results[k]["times"]) for k, _ in ORDER}
@@ -77,7 +77,8 @@ print("| target (issue #7) | measured | wanted | met |")
 print("|---|---:|---:|---|")
 for what, value, wanted, met in targets:
     print(f"| {what} | {value:,.1f} | {wanted} | {'yes' if met else '**no**'} |")
-cold = run / "drift-cold.strace"
-if cold.exists():
-    n = sum(1 for l in cold.read_text().splitlines() if "execve(" in l and l.rstrip().endswith("= 0")) - 1
-    print(f"\ndrift with a cold version cache spawned {n} process(es); with a warm one {spawned('groundwork-drift')}.")
+if (run / "drift-cold.strace").exists():
+    print(
+        f"\ndrift with a cold version cache spawned {spawned('drift-cold.strace')} process(es); "
+        f"with a warm one {spawned('groundwork-drift.execve')}."
+    )
