@@ -7,10 +7,12 @@
 //! binary, if a request would not be refused.
 
 use assert_cmd::Command;
-use groundwork::privileged::authorize::{self, Invoker, authorize_with};
-use groundwork::privileged::request::{MAX_REQUEST_BYTES, parse};
+use groundwork::allow;
+use groundwork::policy::{self, Policy};
+use groundwork::privileged::authorize::{self, Invoker, authorize};
+use groundwork::privileged::request::{MAX_K3S_BYTES, MAX_REQUEST_BYTES, parse};
 use groundwork::privileged::validate::validate;
-use groundwork::privileged::{Request, Response, allow, secure_fs};
+use groundwork::privileged::{Kind, Request, Response, secure_fs};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fs;
@@ -84,13 +86,25 @@ fn host_state() -> BTreeMap<String, String> {
     state
 }
 
-/// The library's verdict, exactly as the binary reaches it: the invoker from SUDO_UID, then
-/// parse, validate and authorize against the real allow-list file.
+/// Root's policy, read the way the helper reads it: only from root-owned files in a trusted
+/// directory chain. An error means the helper refuses every request.
+fn root_policy() -> Result<Policy, String> {
+    let read = |path: &str| {
+        secure_fs::read_trusted(Path::new(path), 256 * 1024).map_err(|e| format!("{path}: {e}"))
+    };
+    let text = read(policy::POLICY_FILE)?;
+    let login_defs = read(policy::LOGIN_DEFS)?.unwrap_or_default();
+    policy::from_texts(text.as_deref(), &login_defs)
+}
+
+/// The library's verdict, exactly as the binary reaches it: the invoker from SUDO_UID, root's
+/// policy, then parse, validate and authorize under that policy.
 fn library_verdict(body: &[u8], sudo_uid: Option<&str>) -> Result<Request, String> {
     let invoker = authorize::invoker(0, sudo_uid)?;
+    let policy = root_policy()?;
     let req = parse(body)?;
     validate(&req)?;
-    authorize::authorize(&invoker, &req)?;
+    authorize(&invoker, &req, &policy)?;
     Ok(req)
 }
 
@@ -124,6 +138,7 @@ fn assert_helper_refuses(body: &[u8], sudo_uid: Option<&str>, args: &[&str], exp
     assert_eq!(stdout.lines().count(), 1, "one response line: {stdout}");
     let resp: Response = serde_json::from_str(stdout.trim_end()).expect("a JSON response");
     assert!(!resp.ok && !resp.changed, "{shown:?}: {resp:?}");
+    assert_eq!(resp.kind, Kind::Refused, "{shown:?}: {resp:?}");
     assert!(
         resp.msg.contains(expect),
         "{shown:?}: expected {expect:?} in {:?}",
@@ -269,16 +284,21 @@ fn invalid_json_is_refused() {
             "duplicate field",
         ),
         (
-            b"{\"verb\":\"add_subids\",\"user\":\"bob\",\"start\":-1,\"count\":65536,\"uids\":true,\"gids\":true}",
+            b"{\"verb\":\"set_subids\",\"user\":\"bob\",\"start\":-1,\"count\":65536,\"uids\":true,\"gids\":true}",
             "invalid value",
         ),
         (
-            b"{\"verb\":\"add_subids\",\"user\":\"bob\",\"start\":4294967296,\"count\":65536,\"uids\":true,\"gids\":true}",
+            b"{\"verb\":\"set_subids\",\"user\":\"bob\",\"start\":4294967296,\"count\":65536,\"uids\":true,\"gids\":true}",
             "invalid value",
         ),
         (
-            b"{\"verb\":\"add_subids\",\"user\":\"bob\",\"start\":100000.5,\"count\":65536,\"uids\":true,\"gids\":true}",
+            b"{\"verb\":\"set_subids\",\"user\":\"bob\",\"start\":100000.5,\"count\":65536,\"uids\":true,\"gids\":true}",
             "invalid type",
+        ),
+        // The verb that piled ranges up is gone: set_subids replaces it.
+        (
+            b"{\"verb\":\"add_subids\",\"user\":\"bob\",\"start\":200000,\"count\":65536,\"uids\":true,\"gids\":true}",
+            "unknown variant",
         ),
     ] {
         assert_refused(body, expect);
@@ -295,7 +315,7 @@ fn alice() -> Invoker {
 }
 
 fn subids_for(user: &str) -> Request {
-    Request::AddSubids {
+    Request::SetSubids {
         user: user.into(),
         start: 200_000,
         count: 65_536,
@@ -304,9 +324,14 @@ fn subids_for(user: &str) -> Request {
     }
 }
 
+/// A policy from its text, as root would write it.
+fn policy_from(text: &str) -> Policy {
+    policy::from_texts(Some(text), "").expect("a valid policy")
+}
+
 #[test]
 fn a_user_cannot_act_for_another() {
-    let none = || Ok(vec![]);
+    let none = Policy::defaults();
     for req in [
         subids_for("bob"),
         Request::EnableLinger { user: "bob".into() },
@@ -318,27 +343,45 @@ fn a_user_cannot_act_for_another() {
         },
     ] {
         validate(&req).expect("valid arguments: only authorization refuses");
-        let err = authorize_with(&alice(), &req, none).expect_err("refused");
+        let err = authorize(&alice(), &req, &none).expect_err("refused");
         assert!(err.contains("alice may not"), "{err}");
-        // Someone else's allow-list line does not help, nor does a reversed one.
-        let others = || {
-            Ok(vec![
-                ("carol".to_string(), "bob".to_string()),
-                ("bob".to_string(), "alice".to_string()),
-            ])
-        };
-        assert!(authorize_with(&alice(), &req, others).is_err());
-        // An unreadable or untrusted allow-list refuses.
-        assert!(authorize_with(&alice(), &req, || Err("untrusted".into())).is_err());
+        // Someone else's policy line does not help, nor does a reversed one.
+        let others = policy_from("act_for:\n  carol: [bob]\n  bob: [alice]\n");
+        assert!(authorize(&alice(), &req, &others).is_err());
     }
-    assert!(authorize_with(&alice(), &subids_for("alice"), none).is_ok());
+    // A policy that does not parse, or names root, is no policy at all: the helper refuses
+    // every request until root fixes it (checked against the real binary in helper_sandbox).
+    for bad in [
+        "act_for: [alice",
+        "act_for:\n  alice: [root]\n",
+        "act_for:\n  root: [bob]\n",
+        "act_for:\n  alice: [bob]\nextra: 1\n",
+    ] {
+        assert!(policy::from_texts(Some(bad), "").is_err(), "{bad}");
+    }
+    assert!(authorize(&alice(), &subids_for("alice"), &none).is_ok());
+    // With root's line, alice may prepare bob's account, and only bob's.
+    let ops = policy_from("act_for:\n  alice: [bob]\n");
+    assert!(authorize(&alice(), &subids_for("bob"), &ops).is_ok());
+    assert!(authorize(&alice(), &subids_for("carol"), &ops).is_err());
 }
 
 #[test]
 fn the_invoker_comes_only_from_root_and_a_real_sudo_uid() {
     assert!(authorize::invoker(1000, Some("1000")).is_err());
     assert!(authorize::invoker(1000, None).is_err());
-    for bad in ["", "x", "-1", "1000 ", "0x3e8", "99999999999"] {
+    for bad in [
+        "",
+        "x",
+        "-1",
+        "+1000",
+        " 1000",
+        "1000 ",
+        "0x3e8",
+        "1e3",
+        "99999999999",
+        "4294967296",
+    ] {
         assert!(authorize::invoker(0, Some(bad)).is_err(), "{bad:?}");
     }
 }
@@ -361,8 +404,8 @@ fn the_helper_refuses_another_users_subids() {
     let subuid = fs::read_to_string("/etc/subuid").ok();
     let subgid = fs::read_to_string("/etc/subgid").ok();
     for req in [
-        json!({"verb": "add_subids", "user": "bob", "start": 200000, "count": 65536, "uids": true, "gids": true}),
-        json!({"verb": "add_subids", "user": "daemon", "start": 300000, "count": 65536, "uids": true, "gids": false}),
+        json!({"verb": "set_subids", "user": "bob", "start": 200000, "count": 65536, "uids": true, "gids": true}),
+        json!({"verb": "set_subids", "user": "daemon", "start": 300000, "count": 65536, "uids": true, "gids": false}),
         json!({"verb": "enable_linger", "user": "bob"}),
         json!({"verb": "restart_user_manager", "user": "daemon"}),
         json!({"verb": "create_user", "user": name}),
@@ -372,6 +415,8 @@ fn the_helper_refuses_another_users_subids() {
     // A SUDO_UID that is not a uid with an account refuses before the request is read.
     let bob = j(json!({"verb": "enable_linger", "user": "bob"}));
     assert_helper_refuses(&bob, Some("x"), &[], "not a uid");
+    // A sign is not part of a uid: "+65534" must not pass for nobody.
+    assert_helper_refuses(&bob, Some(&format!("+{uid}")), &[], "not a uid");
     assert_helper_refuses(&bob, Some("4000000000"), &[], "no account");
     assert_eq!(subuid, fs::read_to_string("/etc/subuid").ok());
     assert_eq!(subgid, fs::read_to_string("/etc/subgid").ok());
@@ -412,9 +457,27 @@ fn sysctls_outside_the_allow_list_are_refused() {
         "1 ",
         "١",
         "99999999999999999999",
+        // In the shape of an integer, but outside what the key takes.
+        "2",
+        "-1",
+        "0 1",
     ] {
         let body = j(json!({"verb": "set_sysctl", "key": "net.ipv4.ip_forward", "value": value}));
-        assert_refused(&body, "integers");
+        assert_refused(&body, "takes 0 or 1");
+    }
+    for (key, value) in [
+        ("net.ipv4.ip_unprivileged_port_start", "65536"),
+        ("net.ipv4.ip_unprivileged_port_start", "-1"),
+        ("net.ipv4.ping_group_range", "5 1"),
+        ("net.ipv4.ping_group_range", "0 2147483648"),
+        ("net.ipv4.ping_group_range", "0"),
+        ("vm.max_map_count", "0"),
+        ("user.max_user_namespaces", "2147483648"),
+    ] {
+        let body = j(json!({"verb": "set_sysctl", "key": key, "value": value}));
+        assert_refused(&body, "takes");
+        let body = j(json!({"verb": "persist_sysctls", "settings": {key: value}}));
+        assert_refused(&body, "takes");
     }
     assert_refused(
         j(json!({"verb": "persist_sysctls", "settings": {}})),
@@ -487,7 +550,7 @@ fn subid_ranges_out_of_bounds_are_refused() {
     let subuid = fs::read_to_string("/etc/subuid").ok();
     let req = |start: u64, count: u64| {
         j(
-            json!({"verb": "add_subids", "user": "bob", "start": start, "count": count, "uids": true, "gids": true}),
+            json!({"verb": "set_subids", "user": "bob", "start": start, "count": count, "uids": true, "gids": true}),
         )
     };
     for count in [0, 1, 65_535] {
@@ -505,14 +568,14 @@ fn subid_ranges_out_of_bounds_are_refused() {
     }
     assert_refused(
         j(
-            json!({"verb": "add_subids", "user": "bob", "start": 200000, "count": 65536, "uids": false, "gids": false}),
+            json!({"verb": "set_subids", "user": "bob", "start": 200000, "count": 65536, "uids": false, "gids": false}),
         ),
         "uids, gids or both",
     );
     for user in ["root", "../bob", "-obob", "Bob", "bob\n", "", "b\u{0}"] {
         assert_refused(
             j(
-                json!({"verb": "add_subids", "user": user, "start": 200000, "count": 65536, "uids": true, "gids": true}),
+                json!({"verb": "set_subids", "user": user, "start": 200000, "count": 65536, "uids": true, "gids": true}),
             ),
             "user name",
         );
@@ -523,24 +586,56 @@ fn subid_ranges_out_of_bounds_are_refused() {
 #[test]
 fn install_k3s_outside_its_bounds_is_refused() {
     let sha = "a".repeat(64);
-    let req = |source: &str, sha256: &str, path: &str| {
-        j(json!({"verb": "install_k3s", "source": source, "sha256": sha256, "install_path": path}))
+    let version = "v1.33.6+k3s1";
+    let req = |version: &str, sha256: &str, size: u64, path: &str| {
+        j(json!({
+            "verb": "install_k3s", "version": version, "sha256": sha256, "size": size,
+            "install_path": path,
+        }))
     };
+    // The helper never opens a file a caller names: the bytes come on stdin, and a `source`
+    // path (which root used to open and install) is refused as an unknown field.
     for source in [
+        "/tmp/k3s",
+        "/home/mallory/evil",
+        "/etc/shadow",
+        "/dev/zero",
         "k3s",
-        "./k3s",
-        "../k3s",
-        "",
-        "/tmp/../etc/shadow",
-        "/tmp//k3s",
     ] {
-        assert_refused(req(source, &sha, "/usr/local/bin/k3s"), "source");
+        assert_refused(
+            j(json!({
+                "verb": "install_k3s", "source": source, "version": version, "sha256": sha,
+                "size": 1, "install_path": "/usr/local/bin/k3s",
+            })),
+            "unknown field",
+        );
+    }
+    for bad in [
+        "",
+        "latest",
+        "stable",
+        "1.33.6+k3s1",
+        "v1.33.6",
+        "v1.33+k3s1",
+        "v1.33.6+k3s1\n",
+        "v1.33.6+k3s1;sh",
+        "v1.33.6+k3s1/../../x",
+        "V1.33.6+K3S1",
+    ] {
+        assert_refused(
+            req(bad, &sha, 1, "/usr/local/bin/k3s"),
+            "not a k3s release tag",
+        );
     }
     let upper = "A".repeat(64);
     let long = "a".repeat(65);
     let nonhex = format!("{}g", "a".repeat(63));
     for sha256 in ["", "abc", &upper, &long, &nonhex] {
-        assert_refused(req("/tmp/k3s", sha256, "/usr/local/bin/k3s"), "sha256");
+        assert_refused(req(version, sha256, 1, "/usr/local/bin/k3s"), "sha256");
+    }
+    // No empty binary, none larger than the helper ever accepts (the real one is ~70 MB).
+    for size in [0, MAX_K3S_BYTES + 1, u64::MAX] {
+        assert_refused(req(version, &sha, size, "/usr/local/bin/k3s"), "size");
     }
     for path in [
         "/etc/passwd",
@@ -552,14 +647,15 @@ fn install_k3s_outside_its_bounds_is_refused() {
         "usr/local/bin/k3s",
         "/usr/local/bin/k3s\n",
         "/home/bob/k3s",
-        // Programs root runs, or setuid ones (whose mode a replacement keeps).
+        // Programs root runs, or setuid ones.
         "/usr/bin/passwd",
         "/usr/bin/sudo",
         "/usr/bin/systemctl",
         "/usr/local/bin/k3s-uninstall.sh",
         "/usr/local/bin/k3s-",
+        "/usr/local/bin/.k3s.previous",
     ] {
-        assert_refused(req("/tmp/k3s", &sha, path), "not an allowed k3s path");
+        assert_refused(req(version, &sha, 1, path), "not an allowed k3s path");
         assert_refused(
             j(json!({"verb": "install_apparmor_profile", "binary": path})),
             "not an allowed k3s path",
@@ -652,7 +748,7 @@ fn replace_refuses_untrusted_directories() {
 }
 
 #[test]
-fn replace_keeps_a_backup_and_the_old_owner_and_mode() {
+fn replace_keeps_a_backup_and_writes_a_fixed_mode() {
     let Some(dir) = trusted_dir() else {
         return skipped("secure_fs backup on replace");
     };
@@ -664,18 +760,27 @@ fn replace_keeps_a_backup_and_the_old_owner_and_mode() {
     assert_eq!(mode(&file), 0o644);
     assert!(!backup.exists(), "a new file has nothing to back up");
 
-    fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
+    // The file gets the mode asked for, whatever the old one had: a setuid bit (or any mode
+    // someone set) never survives a rewrite, and the backup is never executable.
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o4755)).unwrap();
     assert!(secure_fs::replace(&file, b"two\n", 0o644).unwrap());
     assert_eq!(fs::read_to_string(&file).unwrap(), "two\n");
     assert_eq!(fs::read_to_string(&backup).unwrap(), "one\n");
-    assert_eq!(mode(&file), 0o640, "the old mode is kept");
-    assert_eq!(mode(&backup), 0o640);
+    assert_eq!(mode(&file), 0o644, "the asked mode, not the old 4755");
+    assert_eq!(mode(&backup) & 0o7111, 0, "backup mode {:o}", mode(&backup));
+    let meta = fs::metadata(&file).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (0, 0));
 
     assert!(
         !secure_fs::replace(&file, b"two\n", 0o644).unwrap(),
         "idempotent"
     );
     assert_eq!(fs::read_to_string(&backup).unwrap(), "one\n");
+
+    // Same content, wrong mode: a change, and the mode is put right.
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o666)).unwrap();
+    assert!(secure_fs::replace(&file, b"two\n", 0o644).unwrap());
+    assert_eq!(mode(&file), 0o644);
 
     // A backup name planted as a link is replaced, never written through.
     let victim = dir.path().join("victim");
