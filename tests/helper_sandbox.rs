@@ -192,6 +192,63 @@ fn install_k3s_installs_allowed_bytes_root_owned_0755() {
     );
 }
 
+const AGENT: &str = env!("CARGO_BIN_EXE_groundwork");
+
+// Issue #11, critical and high: groundwork run by root (plan, apply, facts, drift all ran
+// `<install_path> --version` while observing) executed whatever bytes sat at the k3s path, and
+// so did every other user running groundwork. Now the binary is identified by its sha256 only.
+#[test]
+fn groundwork_never_runs_the_k3s_binary_it_observes() {
+    let sb = sandbox_or_skip!();
+    // Bytes root never allowed, where the old install_k3s put mallory's: root's, 0755.
+    sb.write_mode(K3S, sb.marking_script("k3s"), 0o755);
+    sb.write_mode("/opt/k3s/bin/k3s", sb.marking_script("k3s"), 0o755);
+    // What the agent reads to observe packages (the sandbox's /var/lib is its own).
+    let dpkg = std::fs::read("/var/lib/dpkg/status").unwrap_or_default();
+    sb.write("/var/lib/dpkg/status", dpkg);
+    for (uid, argv) in [
+        (None, vec![AGENT, "plan", "--user", "mallory"]),
+        (None, vec![AGENT, "plan", "--user", "mallory", "-o", "json"]),
+        (None, vec![AGENT, "drift", "--user", "mallory"]),
+        (None, vec![AGENT, "facts", "--user", "mallory"]),
+        (Some(BOB), vec![AGENT, "plan", "--user", "bob"]),
+        (Some(BOB), vec![AGENT, "drift", "--user", "bob"]),
+        (Some(BOB), vec![AGENT, "facts"]),
+    ] {
+        let mut call = Call::command(&argv);
+        call.as_uid = uid;
+        let run = sb.run(call);
+        // 0 in sync, 2 drift or changes, 3 blocked: it observed; 1 would be an error.
+        assert!(
+            [0, 2, 3].contains(&run.code),
+            "{argv:?} as {uid:?}: exit {}\n{}",
+            run.code,
+            run.stderr
+        );
+        assert_eq!(
+            sb.marks("k3s"),
+            Vec::<String>::new(),
+            "{argv:?} as {uid:?} ran the k3s binary it observed"
+        );
+    }
+    // It did look at the binary: by its sha256.
+    let facts = sb.run(Call::command(&[
+        AGENT, "facts", "--user", "mallory", "-o", "json",
+    ]));
+    let sha = sha256_hex(&sb.marking_script("k3s"));
+    assert!(
+        facts.stdout.contains(&sha),
+        "exit {}: {}{}",
+        facts.code,
+        facts.stdout,
+        facts.stderr
+    );
+    // The mark works: running the binary leaves one, with the uid that ran it.
+    sb.run(Call::command(&[K3S, "--version"]));
+    sb.run(Call::command(&[K3S, "--version"]).run_as(BOB));
+    assert_eq!(sb.marks("k3s"), ["0 --version", "2003 --version"]);
+}
+
 // Issue #11, low: the replaced binary kept the old file's setuid/setgid bits, and the previous
 // binary stayed executable in PATH as `k3s-`.
 #[test]

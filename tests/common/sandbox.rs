@@ -169,6 +169,10 @@ pub struct Call {
     pub post: String,
     /// Capabilities dropped from the helper's bounding set (so root starts it without them).
     pub drop_caps: Vec<String>,
+    /// Runs this program (argv) instead of the helper, with HOME and PATH only.
+    pub command: Option<Vec<String>>,
+    /// With `command`: the uid (and gid) it runs as, instead of root.
+    pub as_uid: Option<u32>,
 }
 
 impl Call {
@@ -210,6 +214,20 @@ impl Call {
 
     pub fn post(mut self, sh: &str) -> Call {
         self.post = sh.to_string();
+        self
+    }
+
+    /// Runs another program in the sandbox instead of the helper (the agent, say).
+    pub fn command(argv: &[&str]) -> Call {
+        Call {
+            command: Some(argv.iter().map(|a| a.to_string()).collect()),
+            ..Call::default()
+        }
+    }
+
+    /// With `command`: runs it as this user (uid and gid alike, no other groups).
+    pub fn run_as(mut self, uid: u32) -> Call {
+        self.as_uid = Some(uid);
         self
     }
 
@@ -433,6 +451,7 @@ impl Sandbox {
             "calls",
             "exit-codes",
             "out",
+            "marks",
         ] {
             fs::create_dir_all(root.join(d))?;
         }
@@ -452,6 +471,8 @@ impl Sandbox {
                 fs::set_permissions(&entry, fs::Permissions::from_mode(0o755))?;
             }
         }
+        // Marks are left by stand-ins that any user may run.
+        fs::set_permissions(root.join("marks"), fs::Permissions::from_mode(0o1777))?;
         sb.write("/etc/passwd", PASSWD);
         sb.write("/etc/group", GROUP);
         sb.write("/etc/subuid", "");
@@ -523,6 +544,15 @@ impl Sandbox {
 
     pub fn write_mode(&self, abs: &str, content: impl AsRef<[u8]>, mode: u32) -> PathBuf {
         let p = self.path(abs);
+        let parent = p.parent().expect("a file path");
+        if !parent.exists() {
+            fs::create_dir_all(parent).unwrap();
+            let mut d = parent;
+            while d != self.root() {
+                fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
+                d = d.parent().unwrap();
+            }
+        }
         let _ = fs::remove_file(&p);
         fs::write(&p, content).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         nix::unistd::chown(&p, Some(0.into()), Some(0.into())).unwrap();
@@ -598,6 +628,34 @@ impl Sandbox {
             .collect()
     }
 
+    /// A STAND-IN binary that leaves a mark (`uid args`) in `marks/NAME` whenever anyone runs
+    /// it, and answers like k3s.
+    pub fn marking_script(&self, name: &str) -> Vec<u8> {
+        // Writable for every user who may run it.
+        let marks = self.root().join("marks").join(name);
+        if !marks.exists() {
+            fs::write(&marks, "").unwrap();
+            fs::set_permissions(&marks, fs::Permissions::from_mode(0o666)).unwrap();
+        }
+        format!(
+            "#!/bin/sh\n\
+             # STAND-IN written by the helper sandbox tests: it only records that it ran.\n\
+             echo \"$(id -u) $*\" >> {}\n\
+             echo 'k3s version v1.33.6+k3s1 (00000000)'\n",
+            q(&self.root().join("marks").join(name).to_string_lossy())
+        )
+        .into_bytes()
+    }
+
+    /// The marks a marking script left: one `uid args` line per run.
+    pub fn marks(&self, name: &str) -> Vec<String> {
+        fs::read_to_string(self.root().join("marks").join(name))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Syslog datagrams received so far and not yet taken.
     pub fn take_log(&self) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
@@ -646,6 +704,11 @@ impl Sandbox {
         s.push_str(&call.pre);
         s.push('\n');
         let mut helper = String::new();
+        if let Some(uid) = call.as_uid {
+            helper.push_str(&format!(
+                "setpriv --reuid={uid} --regid={uid} --clear-groups -- "
+            ));
+        }
         if !call.drop_caps.is_empty() {
             let caps: Vec<String> = call.drop_caps.iter().map(|c| format!("-{c}")).collect();
             helper.push_str(&format!("setpriv --bounding-set {} -- ", caps.join(",")));
@@ -654,8 +717,21 @@ impl Sandbox {
         if let Some(uid) = &call.sudo_uid {
             helper.push_str(&format!(" SUDO_UID={}", q(uid)));
         }
-        helper.push(' ');
-        helper.push_str(&q(HELPER));
+        match &call.command {
+            None => helper.push_str(&format!(" {}", q(HELPER))),
+            Some(argv) => {
+                let home = if call.as_uid.is_some() {
+                    "/tmp"
+                } else {
+                    "/root"
+                };
+                helper.push_str(&format!(" HOME={home}"));
+                for a in argv {
+                    helper.push(' ');
+                    helper.push_str(&q(a));
+                }
+            }
+        }
         for a in &call.args {
             helper.push(' ');
             helper.push_str(&q(a));
