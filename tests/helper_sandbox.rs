@@ -791,6 +791,68 @@ fn persist_sysctls_may_not_remove_a_key_for_a_user_but_root_may() {
     assert_eq!(sb.stat(file), Some((0o644, 0, 0)));
 }
 
+/// OPEN DEFECT (src/privileged/verbs.rs, persist_sysctls): a user's request must repeat every
+/// key of the file (no removals), and each repeated key goes through the policy check even when
+/// its value stays as it is. Once root has persisted a key users may not set (here
+/// ip_unprivileged_port_start, which root may), no user can persist anything any more, even
+/// leaving root's line untouched. set_sysctl, by contrast, answers "already" for an unchanged
+/// value before the policy check. Expected: keys whose value does not change pass.
+#[test]
+fn a_user_may_keep_a_key_root_persisted_at_its_value() {
+    let sb = sandbox_or_skip!();
+    let persist =
+        |settings: serde_json::Value| json!({"verb": "persist_sysctls", "settings": settings});
+    sb.run(Call::root().json(persist(json!({
+        "net.ipv4.ip_unprivileged_port_start": "80", "net.ipv4.ip_forward": "1"}))))
+        .assert_done(true);
+    // Changing root's value stays refused.
+    sb.run(Call::user(ALICE).json(persist(json!({
+        "net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ip_forward": "1",
+        "vm.max_map_count": "262144"}))))
+        .assert_refused("does not let users set");
+    // Keeping it, and adding a key users may set, is no change to root's line.
+    sb.run(Call::user(ALICE).json(persist(json!({
+        "net.ipv4.ip_unprivileged_port_start": "80", "net.ipv4.ip_forward": "1",
+        "vm.max_map_count": "262144"}))))
+        .assert_done(true);
+    let file = sb.read("/etc/sysctl.d/90-groundwork.conf").unwrap();
+    assert!(
+        file.contains("net.ipv4.ip_unprivileged_port_start = 80\n"),
+        "{file}"
+    );
+    assert!(file.contains("vm.max_map_count = 262144\n"), "{file}");
+}
+
+/// OPEN DEFECT (src/privileged/verbs.rs, persist_sysctls): a raise-only limit is compared only
+/// with the value in groundwork's sysctl file, not with what the host has. With no line for it
+/// there, a user persists user.max_user_namespaces = 1024, far below the running value (the
+/// kernel's default is thousands): at the next boot the host-wide limit drops for every user,
+/// which the README rules out ("limits may only be raised"; set_sysctl refuses the same value).
+/// Expected: refused, as set_sysctl refuses it, and the file unchanged.
+#[test]
+fn a_persisted_limit_cannot_lower_what_the_host_has() {
+    let sb = sandbox_or_skip!();
+    let host: i64 = std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        host > 1024,
+        "the test needs user.max_user_namespaces above 1024, not {host}"
+    );
+    sb.run(Call::user(MALLORY).json(set_sysctl("user.max_user_namespaces", "1024")))
+        .assert_refused("only raise");
+    sb.run(Call::user(MALLORY).json(json!({"verb": "persist_sysctls",
+        "settings": {"user.max_user_namespaces": "1024"}})))
+        .assert_refused("only raise");
+    assert!(
+        sb.list("/etc/sysctl.d").is_empty(),
+        "{:?}",
+        sb.list("/etc/sysctl.d")
+    );
+}
+
 #[test]
 fn raise_only_limits_cannot_be_lowered() {
     let sb = sandbox_or_skip!();
