@@ -64,6 +64,15 @@ pub async fn run(args_file: &std::path::Path) -> (i32, Value) {
             ));
         }
     };
+    // As root (the play's `become`), act only on a spec that root alone can change.
+    if !args.check_mode
+        && nix::unistd::geteuid().is_root()
+        && let Err(e) = crate::privileged::secure_fs::check_root_input(&args.spec)
+    {
+        return failed(format!(
+            "{e}; as root, groundwork applies only a spec that root alone can change"
+        ));
+    }
     let (spec, source) = match crate::target::load(Some(&args.spec), args.user.as_deref()) {
         Ok(x) => x,
         Err(e) => return failed(format!("invalid spec: {e}")),
@@ -76,14 +85,15 @@ pub async fn run(args_file: &std::path::Path) -> (i32, Value) {
         }
         Err(lock::LockError::Io(e)) => return failed(e),
     };
-    let (plan, _) = match crate::cli::make_plan(&root, &spec, &source).await {
-        Ok(x) => x,
-        Err(_) => {
-            return failed(
-                "observing the host failed; run `groundwork plan` on it for details".into(),
-            );
-        }
-    };
+    let (plan, _) =
+        match crate::cli::make_plan(&root, &spec, &source, crate::facts::Executor::Auto).await {
+            Ok(x) => x,
+            Err(_) => {
+                return failed(
+                    "observing the host failed; run `groundwork plan` on it for details".into(),
+                );
+            }
+        };
     let mut result = json!({"changed": false, "failed": false});
     if args.diff {
         result["diff"] = Value::Array(diff_of(&plan));
@@ -121,32 +131,33 @@ pub async fn run(args_file: &std::path::Path) -> (i32, Value) {
         result["msg"] = json!(format!("{}: {}", bad.summary, bad.msg));
         return (1, result);
     }
-    let after = match crate::cli::make_plan(&root, &spec, &source).await {
-        Ok((p, facts)) => {
-            if args.verify && p.is_empty() {
-                let (spec, plan) = (spec.clone(), p.clone());
-                let opts = crate::verify::Options {
-                    skip_cluster: !spec.unit.running,
-                    timeout: None,
-                };
-                match tokio::task::spawn_blocking(move || {
-                    crate::verify::run(&spec, &facts, &plan, &opts)
-                })
-                .await
-                {
-                    Ok(Ok(r)) if r.healthy => {}
-                    Ok(Ok(r)) => {
-                        result["failed"] = json!(true);
-                        result["msg"] = json!(crate::verify::render(&r));
-                        return (1, result);
+    let after =
+        match crate::cli::make_plan(&root, &spec, &source, crate::facts::Executor::Auto).await {
+            Ok((p, facts)) => {
+                if args.verify && p.is_empty() {
+                    let (spec, plan) = (spec.clone(), p.clone());
+                    let opts = crate::verify::Options {
+                        skip_cluster: !spec.unit.running,
+                        timeout: None,
+                    };
+                    match tokio::task::spawn_blocking(move || {
+                        crate::verify::run(&spec, &facts, &plan, &opts)
+                    })
+                    .await
+                    {
+                        Ok(Ok(r)) if r.healthy => {}
+                        Ok(Ok(r)) => {
+                            result["failed"] = json!(true);
+                            result["msg"] = json!(crate::verify::render(&r));
+                            return (1, result);
+                        }
+                        _ => return failed("verify could not run".into()),
                     }
-                    _ => return failed("verify could not run".into()),
                 }
+                p
             }
-            p
-        }
-        Err(_) => return failed("observing the host after apply failed".into()),
-    };
+            Err(_) => return failed("observing the host after apply failed".into()),
+        };
     if !after.is_empty() {
         result["failed"] = json!(true);
         result["msg"] = json!(format!(

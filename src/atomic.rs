@@ -42,6 +42,31 @@ pub fn write(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     result
 }
 
+/// Replaces `path` with `data` in a directory that must already exist: a missing directory is
+/// more likely a typo (a node_exporter path, a plan's path) than something to create.
+pub fn write_new_file(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if d.as_os_str().is_empty() => Path::new("."),
+        Some(d) => d,
+        None => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no parent directory",
+            ));
+        }
+    };
+    if !dir.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "the directory {} does not exist; create it first, or check the path",
+                dir.display()
+            ),
+        ));
+    }
+    write(path, data, mode)
+}
+
 /// For the user's own caches and outputs: mode 0644.
 pub fn write_user_file(path: &Path, data: &[u8]) -> io::Result<()> {
     write(path, data, 0o644)

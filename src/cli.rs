@@ -1,7 +1,7 @@
 //! The command line: argument parsing, and one function per command.
 
 use crate::exit;
-use crate::facts::{self, Facts};
+use crate::facts::{self, Executor, Facts};
 use crate::host_root::HostRoot;
 use crate::plan::Plan;
 use crate::render;
@@ -34,6 +34,11 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Who carries out the privileged steps the plan is for: `root` (groundwork itself) or
+    /// `helper` (groundwork-helper through sudo, bound by root's policy). `auto`: root when
+    /// groundwork runs as root or reads a captured tree, the helper otherwise.
+    #[arg(long, global = true, value_enum, default_value_t = crate::facts::Executor::Auto)]
+    pub executor: crate::facts::Executor,
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -217,21 +222,24 @@ fn init_logging(cli: &Cli) {
 async fn dispatch(cli: Cli) -> i32 {
     let root = HostRoot::new(&cli.root);
     let user = cli.user.as_deref();
+    let executor = cli.executor;
     match cli.command {
-        Command::Plan { spec, output, out } => cmd_plan(&root, spec, user, output, out).await,
+        Command::Plan { spec, output, out } => {
+            cmd_plan(&root, executor, spec, user, output, out).await
+        }
         Command::Drift {
             spec,
             output,
             textfile,
-        } => cmd_drift(&root, spec, user, output, textfile).await,
-        Command::Facts { spec, output } => cmd_facts(&root, spec, user, output).await,
+        } => cmd_drift(&root, executor, spec, user, output, textfile).await,
+        Command::Facts { spec, output } => cmd_facts(&root, executor, spec, user, output).await,
         Command::Validate { spec } => cmd_validate(&spec),
         Command::Verify {
             spec,
             output,
             skip_cluster,
             timeout,
-        } => cmd_verify(&root, spec, user, output, skip_cluster, timeout).await,
+        } => cmd_verify(&root, executor, spec, user, output, skip_cluster, timeout).await,
         Command::Apply {
             spec,
             yes,
@@ -248,6 +256,7 @@ async fn dispatch(cli: Cli) -> i32 {
                 json: output == Output::Json,
                 helper,
                 verify: !no_verify,
+                executor,
             };
             cmd_apply(&root, spec, user, &opts).await
         }
@@ -256,13 +265,13 @@ async fn dispatch(cli: Cli) -> i32 {
                 eprintln!("error: {user:?} is not a valid user name");
                 return exit::ERROR;
             }
-            println!("{}", crate::apply::privilege::sudoers_line(&user, &helper));
+            crate::outln!("{}", crate::apply::privilege::sudoers_line(&user, &helper));
             exit::OK
         }
         Command::WriteUserFile { path, remove } => cmd_write_user_file(&path, remove),
         Command::AnsibleModule { args_file } => {
             let (code, result) = crate::ansible::run(&args_file).await;
-            println!("{result}");
+            crate::outln!("{result}");
             code
         }
         Command::Completions { shell } => {
@@ -281,7 +290,7 @@ async fn dispatch(cli: Cli) -> i32 {
             }
         }
         Command::Schema => {
-            println!("{}", spec_schema());
+            crate::outln!("{}", spec_schema());
             exit::OK
         }
     }
@@ -300,8 +309,8 @@ fn load(spec: Option<PathBuf>, user: Option<&str>) -> Result<(Spec, SpecSource),
     })
 }
 
-async fn observe(root: &HostRoot, spec: &Spec) -> Result<Facts, i32> {
-    facts::observe(root, spec).await.map_err(|e| {
+async fn observe(root: &HostRoot, spec: &Spec, executor: Executor) -> Result<Facts, i32> {
+    facts::observe(root, spec, executor).await.map_err(|e| {
         eprintln!("error: {e}\nNothing was judged in sync: fix the cause (permissions, a broken file) and run again.");
         exit::ERROR
     })
@@ -312,8 +321,9 @@ pub async fn make_plan(
     root: &HostRoot,
     spec: &Spec,
     source: &SpecSource,
+    executor: Executor,
 ) -> Result<(Plan, Facts), i32> {
-    let facts = observe(root, spec).await?;
+    let facts = observe(root, spec, executor).await?;
     Ok((diff::diff(spec, source, &facts), facts))
 }
 
@@ -322,9 +332,10 @@ async fn load_and_plan(
     root: &HostRoot,
     spec: Option<PathBuf>,
     user: Option<&str>,
+    executor: Executor,
 ) -> Result<(Spec, SpecSource, Plan, Facts), i32> {
     let (spec, source) = load(spec, user)?;
-    let (plan, facts) = make_plan(root, &spec, &source).await?;
+    let (plan, facts) = make_plan(root, &spec, &source, executor).await?;
     Ok((spec, source, plan, facts))
 }
 
@@ -346,12 +357,13 @@ fn print_stdout(text: &str) {
 
 async fn cmd_plan(
     root: &HostRoot,
+    executor: Executor,
     spec: Option<PathBuf>,
     user: Option<&str>,
     output: Output,
     out: Option<PathBuf>,
 ) -> i32 {
-    let (_, source, plan, _) = match load_and_plan(root, spec, user).await {
+    let (_, source, plan, _) = match load_and_plan(root, spec, user, executor).await {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -372,21 +384,22 @@ async fn cmd_plan(
     }
     match output {
         Output::Human => print_stdout(&render::human::render_plan(&plan)),
-        Output::Json => println!("{json}"),
-        Output::Junit => print!("{}", render::junit::render(&plan)),
+        Output::Json => crate::outln!("{json}"),
+        Output::Junit => crate::out!("{}", render::junit::render(&plan)),
     }
     plan_exit_code(&plan)
 }
 
 async fn cmd_drift(
     root: &HostRoot,
+    executor: Executor,
     spec: Option<PathBuf>,
     user: Option<&str>,
     output: Output,
     textfile: Option<PathBuf>,
 ) -> i32 {
     let started = Instant::now();
-    let (_, _, plan, _) = match load_and_plan(root, spec, user).await {
+    let (_, _, plan, _) = match load_and_plan(root, spec, user, executor).await {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -405,7 +418,7 @@ async fn cmd_drift(
             duration_seconds: started.elapsed().as_secs_f64(),
         };
         if let Err(e) =
-            crate::atomic::write_user_file(path, render::metrics::render(&info).as_bytes())
+            crate::atomic::write_new_file(path, render::metrics::render(&info).as_bytes(), 0o644)
         {
             eprintln!("error: cannot write metrics to {}: {e}", path.display());
             return exit::ERROR;
@@ -423,12 +436,12 @@ async fn cmd_drift(
                     "id": i.id, "resource": i.resource, "action": i.action, "summary": i.summary,
                 })).collect::<Vec<_>>(),
             });
-            println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+            crate::outln!("{}", serde_json::to_string_pretty(&report).expect("json"));
         }
-        Output::Junit => print!("{}", render::junit::render(&plan)),
-        Output::Human if plan.is_empty() => println!("in sync"),
+        Output::Junit => crate::out!("{}", render::junit::render(&plan)),
+        Output::Human if plan.is_empty() => crate::outln!("in sync"),
         Output::Human => {
-            println!(
+            crate::outln!(
                 "drift in {} resource(s): {}",
                 out_of_sync.len(),
                 out_of_sync.join(", ")
@@ -439,7 +452,7 @@ async fn cmd_drift(
                 } else {
                     "drift"
                 };
-                println!("  {tag}: {}: {}", i.resource.name(), i.summary);
+                crate::outln!("  {tag}: {}: {}", i.resource.name(), i.summary);
             }
         }
     }
@@ -452,6 +465,7 @@ async fn cmd_drift(
 
 async fn cmd_facts(
     root: &HostRoot,
+    executor: Executor,
     spec: Option<PathBuf>,
     user: Option<&str>,
     output: DataOutput,
@@ -460,17 +474,17 @@ async fn cmd_facts(
         Ok(x) => x,
         Err(code) => return code,
     };
-    let facts = match observe(root, &spec).await {
+    let facts = match observe(root, &spec, executor).await {
         Ok(f) => f,
         Err(code) => return code,
     };
     match output {
-        DataOutput::Json => println!(
+        DataOutput::Json => crate::outln!(
             "{}",
             serde_json::to_string_pretty(&facts).expect("facts serialize")
         ),
         DataOutput::Yaml => match serde_saphyr::to_string(&facts) {
-            Ok(y) => print!("{y}"),
+            Ok(y) => crate::out!("{y}"),
             Err(e) => {
                 eprintln!("error: cannot render facts as YAML: {e}");
                 return exit::ERROR;
@@ -486,6 +500,19 @@ async fn cmd_apply(
     user: Option<&str>,
     opts: &crate::apply::run::Options,
 ) -> i32 {
+    // As root, apply acts only on a spec (or saved plan) that no other user could have written:
+    // otherwise that user would choose what root does to the host.
+    if let Some(path) = &spec
+        && root.is_live()
+        && nix::unistd::geteuid().is_root()
+        && let Err(e) = crate::privileged::secure_fs::check_root_input(path)
+    {
+        eprintln!(
+            "error: {e}.\nAs root, groundwork applies only a spec or plan that root alone can change: `chown root: {p}; chmod go-w {p}`, or move it to /etc/groundwork/.",
+            p = path.display()
+        );
+        return exit::ERROR;
+    }
     // A saved plan carries its spec; anything else is a spec.
     let saved = spec
         .as_ref()
@@ -522,6 +549,7 @@ async fn cmd_apply(
 
 async fn cmd_verify(
     root: &HostRoot,
+    executor: Executor,
     spec: Option<PathBuf>,
     user: Option<&str>,
     output: Output,
@@ -536,7 +564,7 @@ async fn cmd_verify(
         Some(Some(d)) => Some(d),
         None => None,
     };
-    let (spec, _, plan, facts) = match load_and_plan(root, spec, user).await {
+    let (spec, _, plan, facts) = match load_and_plan(root, spec, user, executor).await {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -559,12 +587,12 @@ async fn cmd_verify(
             }
         };
     match output {
-        Output::Json => println!(
+        Output::Json => crate::outln!(
             "{}",
             serde_json::to_string_pretty(&report).expect("reports serialize")
         ),
         Output::Human => print_stdout(&crate::verify::render(&report)),
-        Output::Junit => print!("{}", crate::verify::render_junit(&report)),
+        Output::Junit => crate::out!("{}", crate::verify::render_junit(&report)),
     }
     if report.healthy {
         exit::OK
@@ -598,7 +626,7 @@ fn cmd_write_user_file(path: &std::path::Path, remove: bool) -> i32 {
 fn cmd_validate(path: &std::path::Path) -> i32 {
     match spec::load_file(path) {
         Ok((spec, _)) => {
-            println!(
+            crate::outln!(
                 "{}: valid (user {}, k3s {})",
                 path.display(),
                 spec.user.name,

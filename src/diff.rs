@@ -18,13 +18,21 @@ pub fn diff(spec: &Spec, source: &SpecSource, facts: &Facts) -> Plan {
     host::diff(spec, &facts.host, &mut items);
     packages::diff(spec, &facts.packages, &mut items);
     account::diff(spec, &facts.account, &mut items);
-    subids::diff(spec, &facts.subids, &facts.account, &mut items);
+    subids::diff(
+        spec,
+        &facts.subids,
+        &facts.account,
+        &facts.authority,
+        &mut items,
+    );
     sysctl::diff(spec, &facts.sysctl, &mut items);
     modules::diff(spec, &facts.modules, &mut items);
     delegation::diff(spec, &facts.delegation, &mut items);
     linger::diff(spec, facts.linger, &mut items);
+    let helper_policy = facts.authority.helper_policy();
+    // The binary first: the AppArmor profile is written only for a binary that is root's.
+    k3s_binary::diff(spec, &facts.k3s, helper_policy, &mut items);
     apparmor::diff(spec, &facts.apparmor, &mut items);
-    k3s_binary::diff(spec, &facts.k3s, &mut items);
     // The restart is data in the plan: the unit restarts once, after everything it depends on.
     let restart_implied = items
         .iter()

@@ -22,6 +22,68 @@ pub struct Facts {
     pub apparmor: apparmor::AppArmorFacts,
     pub k3s: k3s_binary::K3sFacts,
     pub unit: unit::UnitFacts,
+    pub authority: AuthorityFacts,
+}
+
+/// Who will carry out the privileged steps, and under which of root's policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Executor {
+    /// Root when groundwork runs as root (or on a captured tree), the helper otherwise.
+    #[default]
+    Auto,
+    /// groundwork itself, as root: root's policy does not bind it.
+    Root,
+    /// groundwork-helper through sudo, for a user: bound by root's policy.
+    Helper,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuthorityFacts {
+    pub executor: Executor,
+    /// Where root's policy came from (the file, or the built-in defaults).
+    pub policy_source: String,
+    /// Why root's policy could not be read; the helper refuses every request while it is
+    /// broken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_error: Option<String>,
+    /// The policy itself: its bounds for subordinate ids apply to every allocation.
+    #[serde(skip)]
+    pub policy: crate::policy::Policy,
+}
+
+impl AuthorityFacts {
+    /// The policy the helper will hold the steps to, when they go through it.
+    pub fn helper_policy(&self) -> Option<&crate::policy::Policy> {
+        (self.executor == Executor::Helper && self.policy_error.is_none()).then_some(&self.policy)
+    }
+}
+
+/// Reads root's policy as the plan sees it: the same files the helper reads.
+pub fn observe_authority(root: &HostRoot, executor: Executor) -> std::io::Result<AuthorityFacts> {
+    let executor = match executor {
+        Executor::Auto if !root.is_live() || nix::unistd::geteuid().is_root() => Executor::Root,
+        Executor::Auto => Executor::Helper,
+        e => e,
+    };
+    let login_defs = root
+        .read_optional(crate::policy::LOGIN_DEFS)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let (policy, policy_error) = match root.read_optional(crate::policy::POLICY_FILE) {
+        Ok(text) => match crate::policy::from_texts(text.as_deref(), &login_defs) {
+            Ok(p) => (p, None),
+            Err(e) => (crate::policy::Policy::defaults(), Some(e)),
+        },
+        Err(e) => (crate::policy::Policy::defaults(), Some(e.to_string())),
+    };
+    Ok(AuthorityFacts {
+        executor,
+        policy_source: policy.source.clone(),
+        policy_error,
+        policy,
+    })
 }
 
 /// An observation that failed: never treated as "in sync".
@@ -37,13 +99,17 @@ fn ctx<T>(what: &'static str, r: std::io::Result<T>) -> Result<T, ObserveError> 
     r.map_err(|source| ObserveError { what, source })
 }
 
-pub async fn observe(root: &HostRoot, spec: &Spec) -> Result<Facts, ObserveError> {
-    // The two observations that spawn processes start first and overlap the file reads.
-    let (packages, k3s, files) = tokio::join!(
-        packages::observe(root, spec),
-        k3s_binary::observe(root, spec),
-        async { observe_files(root, spec) }
-    );
+pub async fn observe(
+    root: &HostRoot,
+    spec: &Spec,
+    executor: Executor,
+) -> Result<Facts, ObserveError> {
+    let authority = ctx("root's policy", observe_authority(root, executor))?;
+    // The observation that may spawn a process (rpm) starts first and overlaps the file reads.
+    let (packages, files) = tokio::join!(packages::observe(root, spec), async {
+        observe_files(root, spec)
+    });
+    let k3s = k3s_binary::observe(root, spec, Some(&authority.policy));
     let (host, account, subids, sysctl, modules, delegation, linger, apparmor, unit) = files?;
     Ok(Facts {
         host,
@@ -57,6 +123,7 @@ pub async fn observe(root: &HostRoot, spec: &Spec) -> Result<Facts, ObserveError
         apparmor,
         k3s: ctx("the k3s binary", k3s)?,
         unit,
+        authority,
     })
 }
 

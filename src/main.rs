@@ -1,9 +1,5 @@
 fn main() {
-    // Die quietly on a closed pipe (`groundwork plan | head`), as Unix tools do, instead of
-    // panicking in println!.
-    // SAFETY: setting a signal disposition to the default before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    // SIGPIPE stays ignored (Rust's default): a closed stdout ends a command through
+    // `groundwork::out`, and a helper that stops reading never kills an apply.
     std::process::exit(groundwork::cli::run());
 }

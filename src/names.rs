@@ -27,11 +27,6 @@ pub fn is_sysctl_key(s: &str) -> bool {
         })
 }
 
-/// A sysctl value: printable ASCII, no newline, at most 256 bytes.
-pub fn is_sysctl_value(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 256 && s.bytes().all(|c| (0x20..0x7f).contains(&c) || c == b'\t')
-}
-
 /// A kernel module name: `[A-Za-z0-9_-]`, never starting with `-` (it would be an option).
 pub fn is_module_name(s: &str) -> bool {
     !s.is_empty()
@@ -52,23 +47,6 @@ pub fn is_package_name(s: &str) -> bool {
             c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'+' | b'.' | b'-')
         })
 }
-
-/// cgroup v2 controllers that systemd's `Delegate=` accepts.
-pub const CGROUP_CONTROLLERS: &[&str] = &[
-    "cpu",
-    "cpuacct",
-    "cpuset",
-    "io",
-    "blkio",
-    "memory",
-    "devices",
-    "pids",
-    "bpf-firewall",
-    "bpf-devices",
-    "bpf-foreign",
-    "bpf-socket-bind",
-    "bpf-restrict-network-interfaces",
-];
 
 /// A k3s release tag such as `v1.31.4+k3s1` or `v1.32.0-rc2+k3s1`.
 pub fn is_k3s_version(s: &str) -> bool {

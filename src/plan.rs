@@ -25,8 +25,8 @@ pub enum Resource {
     Modules,
     Delegation,
     Linger,
-    Apparmor,
     K3sBinary,
+    Apparmor,
     UnitFile,
     UnitState,
 }
@@ -41,8 +41,8 @@ impl Resource {
         Resource::Modules,
         Resource::Delegation,
         Resource::Linger,
-        Resource::Apparmor,
         Resource::K3sBinary,
+        Resource::Apparmor,
         Resource::UnitFile,
         Resource::UnitState,
     ];
@@ -99,8 +99,9 @@ pub enum Step {
     CreateUser {
         user: String,
     },
-    /// The same range goes to /etc/subuid (`uids`) and /etc/subgid (`gids`).
-    AddSubids {
+    /// The user's one range in /etc/subuid (`uids`) and /etc/subgid (`gids`), replacing the
+    /// user's other lines there.
+    SetSubids {
         user: String,
         start: u32,
         count: u32,

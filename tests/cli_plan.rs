@@ -237,14 +237,16 @@ case! {
         h.edit("/etc/subuid", "k3s:100000:65536\n", "");
         h.edit("/etc/subgid", "k3s:100000:65536\n", "");
     },
-    CHANGES, ["subids" => "create"]
+    // k3s maps its ranges when it starts: the running unit restarts to use the new ones.
+    CHANGES, ["subids" => "create", "unit/k3s-rootless.service/restart" => "run"]
 }
 
-// Too few ids in /etc/subuid only: a new range that clears alice's goes to that file alone.
+// Too few ids in /etc/subuid only: the range grows in place (the ids after it are free of
+// alice's), replacing the short one in that file alone.
 case! {
     subids_too_few, converged,
     |h| h.edit("/etc/subuid", "k3s:100000:65536", "k3s:100000:1000"),
-    CHANGES, ["subids" => "create"]
+    CHANGES, ["subids" => "update", "unit/k3s-rootless.service/restart" => "run"]
 }
 
 // The real /etc/subuid of the captured VM: usermod appended ranges that overlap.
@@ -542,20 +544,40 @@ case! {
     ]
 }
 
-/// `k3s --version` is cached in XDG_CACHE_HOME by inode, size and mtime: a chmod leaves the key
-/// alone (the cached answer stands, though the file no longer runs), a new file replaces it.
+/// The installed k3s is identified by its sha256, never by running it: a binary that another
+/// user could have chosen must not run with the rights of whoever plans. The stand-in here leaves
+/// a mark when it runs; planning leaves none, and a changed binary is seen as another build.
 #[test]
-fn k3s_version_is_cached_until_the_binary_changes() {
+fn k3s_is_identified_by_its_bytes_and_never_run() {
     let h = Host::converged();
+    let mark = h.outside("k3s-ran");
+    let script = format!(
+        "{}touch {}\n",
+        common::k3s_standin(common::STANDIN_VERSION),
+        mark.display()
+    )
+    .replacen("case", &format!("touch {}\ncase", mark.display()), 1);
+    h.write("/usr/local/bin/k3s", &script)
+        .chmod("/usr/local/bin/k3s", 0o755)
+        .allow_k3s(common::STANDIN_VERSION, &script);
     h.groundwork(&["plan", SPEC]).code(OK);
-    let cache = h.outside("cache/groundwork/k3s-version.json");
-    assert!(cache.is_file(), "no cache at {}", cache.display());
-    h.chmod("/usr/local/bin/k3s", 0o644);
-    h.groundwork(&["plan", SPEC]).code(OK);
+    h.groundwork(&["drift", SPEC]).code(OK);
+    h.groundwork(&["facts", SPEC]).code(OK);
+    assert!(!mark.exists(), "groundwork ran the k3s binary");
+    // Other bytes are another build: unknown until something root trusts names them.
+    h.write("/usr/local/bin/k3s", &format!("{script}# changed\n"));
+    let out = h.groundwork(&["plan", SPEC, "--output", "json"]);
+    out.code(CHANGES);
+    let before = out.json()["items"][0]["before"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(before.starts_with("unknown build (sha256 "), "{before}");
     h.install_k3s("v1.30.8+k3s1");
     let out = h.groundwork(&["plan", SPEC, "--output", "json"]);
     out.code(CHANGES);
     assert_eq!(out.json()["items"][0]["before"], "v1.30.8+k3s1");
+    assert!(!mark.exists(), "groundwork ran the k3s binary");
 }
 
 // ---- the user unit ----------------------------------------------------------------------

@@ -106,7 +106,15 @@ fn subuid_as_useradd_left_it_and_after_usermod() {
     assert!(overlapping.malformed_lines.is_empty());
     // A new range for a third user goes after all of them.
     assert_eq!(
-        subids::allocate(&[&overlapping], 65536, &[1000, 1001]),
+        groundwork::subid_ranges::allocate(
+            &[&overlapping],
+            "carol",
+            None,
+            65536,
+            &[1000, 1001],
+            (100_000, 600_100_000),
+            None
+        ),
         Some(231072)
     );
 }
@@ -121,12 +129,18 @@ fn nsswitch_of_debian_names_no_subid_source() {
 #[test]
 fn sysctl_files_of_debian() {
     // Debian's /etc/sysctl.conf is all comments.
-    assert!(sysctl::parse_conf(&fixture("fresh/etc/sysctl.conf")).is_empty());
+    assert!(
+        groundwork::managed_files::parse_sysctl_conf(&fixture("fresh/etc/sysctl.conf")).is_empty()
+    );
     assert_eq!(
-        sysctl::parse_conf(&fixture("fresh/usr/lib/sysctl.d/50-pid-max.conf")),
+        groundwork::managed_files::parse_sysctl_conf(&fixture(
+            "fresh/usr/lib/sysctl.d/50-pid-max.conf"
+        )),
         [(16, "kernel.pid_max".to_string(), "4194304".to_string())]
     );
-    let links = sysctl::parse_conf(&fixture("fresh/usr/lib/sysctl.d/99-protect-links.conf"));
+    let links = groundwork::managed_files::parse_sysctl_conf(&fixture(
+        "fresh/usr/lib/sysctl.d/99-protect-links.conf",
+    ));
     let keys: Vec<&str> = links.iter().map(|(_, k, _)| k.as_str()).collect();
     assert_eq!(
         keys,

@@ -50,7 +50,7 @@ fn every_example_is_valid() {
         out.code(0);
         assert!(
             out.stdout
-                .ends_with(": valid (user k3s, k3s v1.31.4+k3s1)\n"),
+                .ends_with(": valid (user k3s, k3s v1.36.4+k3s1)\n"),
             "{}",
             out.report()
         );

@@ -2,6 +2,7 @@
 //! downloaded into a cache, with a timeout, retries, resumption where the server allows it,
 //! and the checksum verified before anything is handed to the helper (which checks it again).
 
+use crate::resources::k3s_binary::asset_for;
 use crate::spec::K3sSpec;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
@@ -9,18 +10,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const ATTEMPTS: u32 = 3;
-
-/// k3s's release asset for this machine's architecture.
-pub fn asset_for(arch: &str) -> Result<&'static str, String> {
-    match arch {
-        "x86_64" | "amd64" => Ok("k3s"),
-        "aarch64" | "arm64" => Ok("k3s-arm64"),
-        "arm" | "armv7" | "armhf" => Ok("k3s-armhf"),
-        other => Err(format!(
-            "k3s publishes no binary for the {other} architecture"
-        )),
-    }
-}
 
 /// The name k3s uses in `sha256sum-<arch>.txt`.
 fn checksum_arch(asset: &str) -> &'static str {
@@ -37,10 +26,20 @@ pub fn expand(template: &str, version: &str, asset: &str) -> String {
         .replace("{asset}", asset)
 }
 
-/// A verified binary on local disk, and its sha256.
+/// A verified binary on local disk, its sha256 and size.
 pub struct Fetched {
     pub path: PathBuf,
     pub sha256: String,
+    pub size: u64,
+}
+
+impl Fetched {
+    fn at(path: PathBuf, sha256: String) -> Result<Self, String> {
+        let size = std::fs::metadata(&path)
+            .map_err(|e| format!("cannot stat {}: {e}", path.display()))?
+            .len();
+        Ok(Fetched { path, sha256, size })
+    }
 }
 
 pub fn file_sha256(path: &Path) -> Result<String, String> {
@@ -190,17 +189,27 @@ fn download(agent: &ureq::Agent, url: &str, dest: &Path, progress: bool) -> Resu
     ))
 }
 
-fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from("/var/cache"));
-    base.join("groundwork").join("k3s")
+fn cache_dir() -> Result<PathBuf, String> {
+    let dir = crate::cache::dir()
+        .ok_or("no cache directory for the k3s download: set HOME or XDG_CACHE_HOME")?
+        .join("k3s");
+    if nix::unistd::geteuid().is_root() {
+        // Root downloads into a directory only root can change, then installs from it.
+        crate::privileged::secure_fs::ensure_trusted_dir(&dir, 0o755)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    Ok(dir)
 }
 
 /// Produces a verified binary for `spec`, downloading it into the user's cache if needed.
 pub fn fetch(spec: &K3sSpec, arch: &str, progress: bool) -> Result<Fetched, String> {
-    fetch_into(spec, arch, &cache_dir(), Duration::from_secs(600), progress)
+    fetch_into(
+        spec,
+        arch,
+        &cache_dir()?,
+        Duration::from_secs(600),
+        progress,
+    )
 }
 
 /// As `fetch`, with an explicit cache directory and overall timeout per request.
@@ -212,40 +221,45 @@ pub fn fetch_into(
     progress: bool,
 ) -> Result<Fetched, String> {
     if let Some(file) = &spec.source.file {
-        let actual = file_sha256(Path::new(file))?;
+        let path = Path::new(file);
+        if nix::unistd::geteuid().is_root()
+            && !crate::privileged::k3s_install::is_roots(path).unwrap_or(false)
+        {
+            return Err(format!(
+                "{file} is not owned by root and writable by root alone; as root, groundwork installs only a file no other user could have changed: copy it to a root-owned directory and point `k3s.source.file` there"
+            ));
+        }
+        let actual = file_sha256(path)?;
         if actual != spec.source.sha256 {
             return Err(format!(
                 "{file} has sha256 {actual}, but the spec pins {}; refusing to install it",
                 spec.source.sha256
             ));
         }
-        return Ok(Fetched {
-            path: PathBuf::from(file),
-            sha256: actual,
-        });
+        return Fetched::at(path.to_path_buf(), actual);
     }
     let asset = asset_for(arch)?;
     let agent = agent(timeout);
-    let expected = if spec.source.sha256 == "auto" {
-        let sums_url = expand(
-            &spec.source.url,
-            &spec.version,
-            &format!("sha256sum-{}.txt", checksum_arch(asset)),
-        );
-        let text = get_text(&agent, &sums_url)?;
-        parse_checksums(&text, asset)
-            .ok_or_else(|| format!("{sums_url} lists no sha256 for {asset}"))?
-    } else {
-        spec.source.sha256.clone()
+    let known = crate::k3s_releases::lookup(&spec.version, asset).map(|r| r.sha256.to_string());
+    let expected = match (spec.source.sha256.as_str(), known) {
+        ("auto", Some(k)) => k,
+        ("auto", None) => {
+            let sums_url = expand(
+                &spec.source.url,
+                &spec.version,
+                &format!("sha256sum-{}.txt", checksum_arch(asset)),
+            );
+            let text = get_text(&agent, &sums_url)?;
+            parse_checksums(&text, asset)
+                .ok_or_else(|| format!("{sums_url} lists no sha256 for {asset}"))?
+        }
+        (pinned, _) => pinned.to_string(),
     };
     let dir = cache.join(&spec.version);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let dest = dir.join(asset);
     if dest.exists() && file_sha256(&dest)? == expected {
-        return Ok(Fetched {
-            path: dest,
-            sha256: expected,
-        });
+        return Fetched::at(dest, expected);
     }
     let _ = std::fs::remove_file(&dest);
     let url = expand(&spec.source.url, &spec.version, asset);
@@ -257,10 +271,7 @@ pub fn fetch_into(
             "the download from {url} has sha256 {actual}, expected {expected}; it was deleted and nothing was installed"
         ));
     }
-    Ok(Fetched {
-        path: dest,
-        sha256: actual,
-    })
+    Fetched::at(dest, actual)
 }
 
 #[cfg(test)]
@@ -280,10 +291,7 @@ mod tests {
     }
 
     #[test]
-    fn assets_by_architecture() {
-        assert_eq!(asset_for("x86_64"), Ok("k3s"));
-        assert_eq!(asset_for("aarch64"), Ok("k3s-arm64"));
-        assert!(asset_for("riscv64").is_err());
+    fn expands_url_templates() {
         assert_eq!(
             expand("https://h/{version}/{asset}", "v1.31.4+k3s1", "k3s"),
             "https://h/v1.31.4+k3s1/k3s"

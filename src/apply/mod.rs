@@ -134,61 +134,94 @@ fn clear_pending_restart(target: &Target) -> Result<(), String> {
 fn run_step(step: &Step, spec: &Spec, privilege: &Privilege) -> Result<(bool, String), String> {
     let unit = user_unit::unit();
     match step {
-        Step::InstallPackages { names } => privilege.run(&Request::InstallPackages {
-            names: names.clone(),
-        }),
-        Step::CreateUser { user } => privilege.run(&Request::CreateUser { user: user.clone() }),
-        Step::AddSubids {
+        Step::InstallPackages { names } => privilege.run(
+            None,
+            &Request::InstallPackages {
+                names: names.clone(),
+            },
+        ),
+        Step::CreateUser { user } => {
+            privilege.run(None, &Request::CreateUser { user: user.clone() })
+        }
+        Step::SetSubids {
             user,
             start,
             count,
             uids,
             gids,
-        } => privilege.run(&Request::AddSubids {
-            user: user.clone(),
-            start: *start,
-            count: *count,
-            uids: *uids,
-            gids: *gids,
-        }),
-        Step::SetSysctl { key, value } => privilege.run(&Request::SetSysctl {
-            key: key.clone(),
-            value: value.clone(),
-        }),
-        Step::WriteSysctlFile { settings } => privilege.run(&Request::PersistSysctls {
-            settings: settings.clone(),
-        }),
-        Step::LoadModule { name } => privilege.run(&Request::LoadModule { name: name.clone() }),
-        Step::WriteModulesFile { names } => privilege.run(&Request::PersistModules {
-            names: names.clone(),
-        }),
-        Step::WriteDelegation { controllers } => privilege.run(&Request::WriteDelegation {
-            controllers: controllers.clone(),
-        }),
+        } => privilege.run(
+            None,
+            &Request::SetSubids {
+                user: user.clone(),
+                start: *start,
+                count: *count,
+                uids: *uids,
+                gids: *gids,
+            },
+        ),
+        Step::SetSysctl { key, value } => privilege.run(
+            None,
+            &Request::SetSysctl {
+                key: key.clone(),
+                value: value.clone(),
+            },
+        ),
+        Step::WriteSysctlFile { settings } => privilege.run(
+            None,
+            &Request::PersistSysctls {
+                settings: settings.clone(),
+            },
+        ),
+        Step::LoadModule { name } => {
+            privilege.run(None, &Request::LoadModule { name: name.clone() })
+        }
+        Step::WriteModulesFile { names } => privilege.run(
+            None,
+            &Request::PersistModules {
+                names: names.clone(),
+            },
+        ),
+        Step::WriteDelegation { controllers } => privilege.run(
+            None,
+            &Request::WriteDelegation {
+                controllers: controllers.clone(),
+            },
+        ),
         Step::RestartUserManager { user } => {
-            let r = privilege.run(&Request::RestartUserManager { user: user.clone() })?;
+            let r = privilege.run(None, &Request::RestartUserManager { user: user.clone() })?;
             user_unit::wait_for_manager(&Target::resolve(user)?, MANAGER_TIMEOUT)?;
             Ok(r)
         }
         Step::EnableLinger { user } => {
-            let r = privilege.run(&Request::EnableLinger { user: user.clone() })?;
+            let r = privilege.run(None, &Request::EnableLinger { user: user.clone() })?;
             user_unit::wait_for_manager(&Target::resolve(user)?, MANAGER_TIMEOUT)?;
             Ok(r)
         }
-        Step::InstallApparmorProfile { binary } => {
-            privilege.run(&Request::InstallApparmorProfile {
+        Step::InstallApparmorProfile { binary } => privilege.run(
+            None,
+            &Request::InstallApparmorProfile {
                 binary: binary.clone(),
-            })
-        }
-        Step::InstallK3s { install_path, .. } => {
+            },
+        ),
+        Step::InstallK3s {
+            version,
+            install_path,
+        } => {
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let arch = sysinfo::System::cpu_arch();
-            let fetched = k3s_fetch::fetch(&spec.k3s, &arch, progress)?;
-            privilege.run(&Request::InstallK3s {
-                source: fetched.path.to_string_lossy().into_owned(),
-                sha256: fetched.sha256,
-                install_path: install_path.clone(),
-            })
+            let fetched = k3s_fetch::fetch(&spec.k3s, std::env::consts::ARCH, progress)?;
+            // Verified against the pin or the release's own sha256 file: later plans on this
+            // host know these bytes as this release without a download.
+            let asset = crate::resources::k3s_binary::asset_for(std::env::consts::ARCH)?;
+            crate::resources::k3s_binary::remember_release(version, asset, &fetched.sha256);
+            privilege.run(
+                Some(&fetched.path),
+                &Request::InstallK3s {
+                    version: version.clone(),
+                    sha256: fetched.sha256,
+                    size: fetched.size,
+                    install_path: install_path.clone(),
+                },
+            )
         }
         Step::WriteUnitFile { user, content } => {
             let target = Target::resolve(user)?;

@@ -27,10 +27,11 @@ pub struct Options {
     pub json: bool,
     pub helper: String,
     pub verify: bool,
+    pub executor: crate::facts::Executor,
 }
 
 fn emit_json(event: serde_json::Value) {
-    println!("{event}");
+    crate::outln!("{event}");
 }
 
 pub async fn run(
@@ -58,7 +59,7 @@ pub async fn run(
             return exit::ERROR;
         }
     };
-    let plan = match crate::cli::make_plan(root, spec, source).await {
+    let plan = match crate::cli::make_plan(root, spec, source, opts.executor).await {
         Ok((p, _)) => p,
         Err(code) => return code,
     };
@@ -73,7 +74,7 @@ pub async fn run(
     if opts.json {
         emit_json(serde_json::json!({"event": "plan", "plan": plan}));
     } else {
-        print!("{}", strip_if_needed(&render::human::render_plan(&plan)));
+        crate::out!("{}", strip_if_needed(&render::human::render_plan(&plan)));
     }
     if plan.blocked().next().is_some() {
         eprintln!("apply: blocked items need a manual fix first; nothing was changed.");
@@ -147,7 +148,7 @@ pub async fn run(
         return failure_code(opts, changed);
     }
     // Proof, not belief: observe again, and the plan must be empty.
-    let (after, facts) = match crate::cli::make_plan(root, spec, source).await {
+    let (after, facts) = match crate::cli::make_plan(root, spec, source, opts.executor).await {
         Ok(x) => x,
         Err(code) => return code,
     };

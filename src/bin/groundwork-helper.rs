@@ -1,101 +1,135 @@
 //! groundwork-helper: the privileged half of groundwork, run as `sudo -n groundwork-helper` with
-//! one JSON request on stdin (never in argv, which `ps` shows). It parses the request into a
-//! closed set of verbs, validates every argument, checks that the invoking user acts only for
-//! themself, runs the verb, logs it to syslog, and prints one JSON response.
+//! one JSON request line on stdin (never in argv, which `ps` shows), followed only for
+//! install_k3s by the binary's bytes. It resets what the caller could have set up, finds the
+//! invoking user, reads root's policy, parses the request into a closed set of verbs, validates
+//! and authorizes it, runs it, logs every outcome (refusals included) to syslog, and prints one
+//! JSON reply.
 //!
 //! Exit codes: 0 done, 1 the verb failed, 2 the request was refused (nothing changed).
 
-use groundwork::privileged::{self, Request, Response, authorize, request};
-use std::io::{Read, Write};
+use groundwork::policy::{self, LOGIN_DEFS, POLICY_FILE, Policy};
+use groundwork::privileged::{
+    self, Context, Kind, Request, Response, VerbError, audit_log, authorize, hardening, request,
+    secure_fs,
+};
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
 
-const EXIT_FAILED: i32 = 1;
-const EXIT_REFUSED: i32 = 2;
+/// The request line must arrive within this; a binary may take longer, but never stall.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+const PAYLOAD_TIMEOUT: Duration = Duration::from_secs(900);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn main() {
-    let (code, response) = handle();
+    let reset = hardening::reset_process();
+    let (invoker, verb, result) = handle(reset);
+    let (kind, changed, msg) = match &result {
+        Ok(done) => (Kind::Done, done.changed, done.msg.clone()),
+        Err(e @ VerbError::Failed { changed, .. }) => (e.kind(), *changed, e.to_string()),
+        Err(e) => (e.kind(), false, e.to_string()),
+    };
+    let outcome = match kind {
+        Kind::Done if changed => "changed",
+        Kind::Done => "unchanged",
+        Kind::Refused => "refused",
+        Kind::Failed => "failed",
+    };
+    audit_log::record(&invoker, verb, outcome, &msg);
+    let response = Response {
+        ok: kind == Kind::Done,
+        changed,
+        kind,
+        msg,
+    };
     let line = serde_json::to_string(&response).expect("responses serialize");
     let _ = writeln!(std::io::stdout(), "{line}");
-    std::process::exit(code);
+    std::process::exit(kind.exit_code());
 }
 
-fn refused(msg: String) -> (i32, Response) {
-    (
-        EXIT_REFUSED,
-        Response {
-            ok: false,
-            changed: false,
-            msg,
-        },
-    )
+/// The effective policy, from root's files only.
+fn load_policy() -> Result<Policy, String> {
+    let read = |path: &str| {
+        secure_fs::read_trusted(Path::new(path), 256 * 1024).map_err(|e| {
+            format!("{path} cannot be trusted: {e}; every request is refused until root fixes it")
+        })
+    };
+    let policy_text = read(POLICY_FILE)?;
+    let login_defs = read(LOGIN_DEFS)?.unwrap_or_default();
+    policy::from_texts(policy_text.as_deref(), &login_defs)
+        .map_err(|e| format!("{e}; every request is refused until root fixes it"))
 }
 
-fn handle() -> (i32, Response) {
+/// Returns who asked (as logged), the verb, and the result.
+fn handle(
+    reset: std::io::Result<()>,
+) -> (String, &'static str, Result<privileged::Done, VerbError>) {
+    let uid_env = std::env::var("SUDO_UID").ok();
+    let refused =
+        |who: String, verb: &'static str, msg: String| (who, verb, Err(VerbError::Refused(msg)));
+    let unknown = format!(
+        "unknown (SUDO_UID={})",
+        uid_env.as_deref().unwrap_or("unset")
+    );
+    if let Err(e) = reset {
+        return refused(
+            unknown,
+            "-",
+            format!("cannot reset the process limits: {e}"),
+        );
+    }
     // argv carries nothing: a request in argv would be visible to every user through ps.
     if std::env::args_os().count() != 1 {
-        return refused("the helper takes no arguments; send the request as JSON on stdin".into());
+        return refused(
+            unknown,
+            "-",
+            "the helper takes no arguments; send the request as JSON on stdin".into(),
+        );
     }
-    let invoker = match authorize::invoker(
-        nix::unistd::getuid().as_raw(),
-        std::env::var("SUDO_UID").ok().as_deref(),
-    ) {
+    let invoker = match authorize::invoker(nix::unistd::getuid().as_raw(), uid_env.as_deref()) {
         Ok(i) => i,
-        Err(e) => return refused(e),
+        Err(e) => return refused(unknown, "-", e),
     };
-    let mut input = Vec::new();
-    let limit = request::MAX_REQUEST_BYTES as u64 + 1;
-    if let Err(e) = std::io::stdin().take(limit).read_to_end(&mut input) {
-        return refused(format!("cannot read the request: {e}"));
-    }
-    let req: Request = match request::parse(&input) {
+    let who = invoker.describe();
+    let policy = match load_policy() {
+        Ok(p) => p,
+        Err(e) => return refused(who, "-", e),
+    };
+    let mut stdin = hardening::TimedStdin::new(HEADER_TIMEOUT, IDLE_TIMEOUT);
+    let (line, _) = match stdin.read_line(request::MAX_REQUEST_BYTES) {
+        Ok(l) => l,
+        Err(e) => return refused(who, "-", format!("cannot read the request: {e}")),
+    };
+    let req: Request = match request::parse(&line) {
         Ok(r) => r,
-        Err(e) => {
-            log(&invoker, "-", &format!("refused: {e}"));
-            return refused(e);
-        }
+        Err(e) => return refused(who, "-", e),
     };
-    if let Err(e) =
-        privileged::validate::validate(&req).and_then(|_| authorize::authorize(&invoker, &req))
-    {
-        log(&invoker, req.verb(), &format!("refused: {e}"));
-        return refused(e);
-    }
-    match privileged::execute_for(&req, &invoker) {
-        Ok((changed, msg)) => {
-            log(&invoker, req.verb(), &msg);
-            (
-                0,
-                Response {
-                    ok: true,
-                    changed,
-                    msg,
-                },
-            )
-        }
-        Err(msg) => {
-            log(&invoker, req.verb(), &format!("failed: {msg}"));
-            (
-                EXIT_FAILED,
-                Response {
-                    ok: false,
-                    changed: false,
-                    msg,
-                },
-            )
+    let verb = req.verb();
+    let mut payload = hardening::TimedStdin::new(PAYLOAD_TIMEOUT, IDLE_TIMEOUT);
+    if req.payload_size() == 0 {
+        // Nothing may follow a request without a payload: trailing bytes mean a confused or
+        // hostile caller, and the request is refused whole.
+        let mut rest = [0u8; 64];
+        match std::io::Read::read(&mut payload, &mut rest) {
+            Ok(0) => {}
+            Ok(n) if rest[..n].iter().all(u8::is_ascii_whitespace) => {}
+            Ok(_) => {
+                return refused(
+                    who,
+                    verb,
+                    "request refused: data after the request line".into(),
+                );
+            }
+            Err(e) => return refused(who, verb, format!("cannot read the request: {e}")),
         }
     }
-}
-
-/// One syslog line per request (the journal picks it up), naming the invoking user.
-fn log(invoker: &authorize::Invoker, verb: &str, msg: &str) {
-    let text = format!("invoker={} verb={verb} {msg}", invoker.describe());
-    let Ok(c) = std::ffi::CString::new(text.replace('\0', " ")) else {
-        return;
-    };
-    let ident = c"groundwork-helper";
-    // SAFETY: ident is a static C string; the format is a constant "%s" with one C string arg.
-    unsafe {
-        libc::openlog(ident.as_ptr(), libc::LOG_PID, libc::LOG_AUTHPRIV);
-        libc::syslog(libc::LOG_NOTICE, c"%s".as_ptr(), c.as_ptr());
-        libc::closelog();
-    }
+    let result = privileged::execute(
+        &req,
+        &mut Context {
+            invoker: &invoker,
+            policy: &policy,
+            payload: &mut payload,
+        },
+    );
+    (who, verb, result)
 }

@@ -1,12 +1,9 @@
 //! Who may ask for what. The invoking user comes from SUDO_UID (sudo sets it and a user cannot
-//! override it); a per-user verb may only act for that user, unless a root-owned allow-list file
-//! says that invoker may prepare that target.
+//! override it); a per-user verb may act only for that user, unless root's policy lists the
+//! target under the invoker in `act_for`. Host-wide verbs are bounded by the policy when they run.
 
 use super::request::Request;
-use std::os::unix::fs::MetadataExt;
-
-/// The allow-list: lines of `INVOKER: TARGET [TARGET...]`, `#` comments.
-pub const ALLOW_FILE: &str = "/etc/groundwork/helper-allow.conf";
+use crate::policy::{POLICY_FILE, Policy};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invoker {
@@ -21,6 +18,17 @@ impl Invoker {
             Invoker::User { uid, name } => format!("{name} (uid {uid})"),
         }
     }
+
+    pub fn is_root(&self) -> bool {
+        matches!(self, Invoker::Root)
+    }
+}
+
+/// A uid as sudo writes it: decimal digits only (no sign, no spaces), within u32.
+fn parse_uid(s: &str) -> Option<u32> {
+    (!s.is_empty() && s.len() <= 10 && s.bytes().all(|c| c.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
 }
 
 /// Resolves the invoker from the real uid and SUDO_UID.
@@ -31,9 +39,7 @@ pub fn invoker(real_uid: u32, sudo_uid: Option<&str>) -> Result<Invoker, String>
     let Some(s) = sudo_uid else {
         return Ok(Invoker::Root);
     };
-    let uid: u32 = s
-        .parse()
-        .map_err(|_| format!("SUDO_UID {s:?} is not a uid"))?;
+    let uid = parse_uid(s).ok_or_else(|| format!("SUDO_UID {s:?} is not a uid"))?;
     if uid == 0 {
         return Ok(Invoker::Root);
     }
@@ -46,64 +52,22 @@ pub fn invoker(real_uid: u32, sudo_uid: Option<&str>) -> Result<Invoker, String>
     })
 }
 
-/// Parses the allow-list text into (invoker, target) pairs.
-pub fn parse_allow(text: &str) -> Vec<(String, String)> {
-    let mut pairs = Vec::new();
-    for line in text.lines() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if let Some((inv, targets)) = line.split_once(':') {
-            for t in targets
-                .split(|c: char| c == ',' || c.is_whitespace())
-                .filter(|t| !t.is_empty())
-            {
-                pairs.push((inv.trim().to_string(), t.to_string()));
-            }
-        }
-    }
-    pairs
-}
-
-/// Reads the allow-list only when root owns it and nobody else can write it.
-fn read_allow_file() -> Result<Vec<(String, String)>, String> {
-    let meta = match std::fs::symlink_metadata(ALLOW_FILE) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("cannot read {ALLOW_FILE}: {e}")),
-    };
-    if !meta.is_file() || meta.uid() != 0 || meta.mode() & 0o022 != 0 {
-        return Err(format!(
-            "{ALLOW_FILE} is ignored and the request refused: it must be a regular file owned by root and writable only by root"
-        ));
-    }
-    std::fs::read_to_string(ALLOW_FILE)
-        .map(|t| parse_allow(&t))
-        .map_err(|e| format!("cannot read {ALLOW_FILE}: {e}"))
-}
-
-pub fn authorize(invoker: &Invoker, request: &Request) -> Result<(), String> {
-    authorize_with(invoker, request, read_allow_file)
-}
-
-pub fn authorize_with(
-    invoker: &Invoker,
-    request: &Request,
-    allow: impl FnOnce() -> Result<Vec<(String, String)>, String>,
-) -> Result<(), String> {
+pub fn authorize(invoker: &Invoker, request: &Request, policy: &Policy) -> Result<(), String> {
     let Invoker::User { name, .. } = invoker else {
         return Ok(());
     };
     let Some(target) = request.target_user() else {
         return Ok(());
     };
-    // Creating an account is never "for yourself": it always needs the allow-list.
+    // Creating an account is never "for yourself": it always needs the policy.
     if target == name && !matches!(request, Request::CreateUser { .. }) {
         return Ok(());
     }
-    if allow()?.iter().any(|(i, t)| i == name && t == target) {
+    if policy.may_act_for(name, target) {
         return Ok(());
     }
     Err(format!(
-        "{name} may not {} for {target}: a user may act only for themself; root can allow it with the line `{name}: {target}` in {ALLOW_FILE}",
+        "{name} may not {} for {target}: a user may act only for themself; root can allow it with `act_for: {{ {name}: [{target}] }}` in {POLICY_FILE}",
         request.verb().replace('_', " ")
     ))
 }
@@ -111,6 +75,7 @@ pub fn authorize_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::{PolicyFile, parse};
 
     fn alice() -> Invoker {
         Invoker::User {
@@ -119,60 +84,50 @@ mod tests {
         }
     }
 
+    fn policy(text: &str) -> Policy {
+        Policy::build(parse(text, "p").unwrap(), "", "p").unwrap()
+    }
+
     #[test]
     fn users_act_only_for_themselves() {
+        let none = Policy::build(PolicyFile::default(), "", "none").unwrap();
         let own = Request::EnableLinger {
             user: "alice".into(),
         };
         let other = Request::EnableLinger { user: "bob".into() };
-        assert!(authorize_with(&alice(), &own, || Ok(vec![])).is_ok());
-        assert!(authorize_with(&alice(), &other, || Ok(vec![])).is_err());
-        assert!(
-            authorize_with(&alice(), &other, || Ok(vec![(
-                "alice".into(),
-                "bob".into()
-            )]))
-            .is_ok()
-        );
-        assert!(
-            authorize_with(&alice(), &other, || Ok(vec![(
-                "carol".into(),
-                "bob".into()
-            )]))
-            .is_err()
-        );
-        assert!(authorize_with(&Invoker::Root, &other, || Ok(vec![])).is_ok());
+        assert!(authorize(&alice(), &own, &none).is_ok());
+        assert!(authorize(&alice(), &other, &none).is_err());
+        assert!(authorize(&alice(), &other, &policy("act_for: { alice: [bob] }")).is_ok());
+        assert!(authorize(&alice(), &other, &policy("act_for: { carol: [bob] }")).is_err());
+        assert!(authorize(&alice(), &other, &policy("act_for: { bob: [alice] }")).is_err());
+        assert!(authorize(&Invoker::Root, &other, &none).is_ok());
     }
 
     #[test]
-    fn creating_an_account_needs_the_allow_list() {
+    fn creating_an_account_needs_the_policy() {
         let req = Request::CreateUser {
             user: "alice".into(),
         };
-        assert!(authorize_with(&alice(), &req, || Ok(vec![])).is_err());
+        assert!(authorize(&alice(), &req, &Policy::defaults()).is_err());
     }
 
     #[test]
-    fn a_bad_allow_file_refuses() {
-        let other = Request::EnableLinger { user: "bob".into() };
-        assert!(authorize_with(&alice(), &other, || Err("bad".into())).is_err());
-    }
-
-    #[test]
-    fn parses_allow_lines() {
-        assert_eq!(
-            parse_allow("# who: whom\nops: k3s, k3s-lab  # lab\n\nbroken line\n"),
-            vec![
-                ("ops".into(), "k3s".into()),
-                ("ops".into(), "k3s-lab".into())
-            ]
-        );
-    }
-
-    #[test]
-    fn only_root_runs_the_helper() {
+    fn only_root_runs_the_helper_and_sudo_uid_is_strict() {
         assert!(invoker(1000, Some("1000")).is_err());
         assert_eq!(invoker(0, None), Ok(Invoker::Root));
-        assert!(invoker(0, Some("x")).is_err());
+        for bad in [
+            "x",
+            "+1",
+            " 1",
+            "1 ",
+            "-1",
+            "0x1",
+            "",
+            "99999999999",
+            "4294967296",
+        ] {
+            assert!(invoker(0, Some(bad)).is_err(), "{bad:?}");
+        }
+        assert_eq!(invoker(0, Some("0")), Ok(Invoker::Root));
     }
 }

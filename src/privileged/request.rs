@@ -1,11 +1,15 @@
-//! The helper's request: one JSON object, parsed into a closed set of verbs. Unknown verbs and
-//! unknown fields are refused by serde before any code looks at the values.
+//! The helper's request: one line of JSON on stdin, parsed into a closed set of verbs. Unknown
+//! verbs and unknown fields are refused by serde before any code looks at the values. Only
+//! `install_k3s` has more: exactly `size` bytes of the binary follow the line.
 
+use super::error::Kind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Requests larger than this are refused unread: no legitimate request comes near it.
+/// Request lines larger than this are refused unread: no legitimate request comes near it.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+/// The largest k3s binary the helper accepts (the real one is about 70 MB).
+pub const MAX_K3S_BYTES: u64 = 512 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verb", rename_all = "snake_case", deny_unknown_fields)]
@@ -16,7 +20,9 @@ pub enum Request {
     CreateUser {
         user: String,
     },
-    AddSubids {
+    /// After it, the user holds exactly this one range in each file selected (their other lines
+    /// there are replaced), so that growing a range never piles a second one on top.
+    SetSubids {
         user: String,
         start: u32,
         count: u32,
@@ -48,11 +54,12 @@ pub enum Request {
     InstallApparmorProfile {
         binary: String,
     },
-    /// Install the file at `source` (read by the helper, never trusted by path alone) if its
-    /// sha256 matches.
+    /// Installs the `size` bytes that follow the request line, if their sha256 is `sha256` and
+    /// root allows that sha256 at the k3s path (users), as release `version`.
     InstallK3s {
-        source: String,
+        version: String,
         sha256: String,
+        size: u64,
         install_path: String,
     },
 }
@@ -62,7 +69,7 @@ impl Request {
         match self {
             Request::InstallPackages { .. } => "install_packages",
             Request::CreateUser { .. } => "create_user",
-            Request::AddSubids { .. } => "add_subids",
+            Request::SetSubids { .. } => "set_subids",
             Request::SetSysctl { .. } => "set_sysctl",
             Request::PersistSysctls { .. } => "persist_sysctls",
             Request::LoadModule { .. } => "load_module",
@@ -79,10 +86,18 @@ impl Request {
     pub fn target_user(&self) -> Option<&str> {
         match self {
             Request::CreateUser { user }
-            | Request::AddSubids { user, .. }
+            | Request::SetSubids { user, .. }
             | Request::RestartUserManager { user }
             | Request::EnableLinger { user } => Some(user),
             _ => None,
+        }
+    }
+
+    /// How many bytes follow the request line.
+    pub fn payload_size(&self) -> u64 {
+        match self {
+            Request::InstallK3s { size, .. } => *size,
+            _ => 0,
         }
     }
 }
@@ -93,10 +108,11 @@ impl Request {
 pub struct Response {
     pub ok: bool,
     pub changed: bool,
+    pub kind: Kind,
     pub msg: String,
 }
 
-/// Parses a request; the error text is safe to show (it never echoes huge input).
+/// Parses a request line; the error text is safe to show (it never echoes huge input).
 pub fn parse(bytes: &[u8]) -> Result<Request, String> {
     if bytes.len() > MAX_REQUEST_BYTES {
         return Err(format!(

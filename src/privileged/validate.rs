@@ -1,8 +1,9 @@
 //! Argument validation for helper requests: pure, so that it can be property-tested and fuzzed.
-//! Host-dependent checks (range overlap against /etc/subuid) happen at execution time.
+//! What depends on the host (ranges against /etc/subuid, values against what the host has, root's
+//! policy) is checked when the verb runs.
 
-use super::allow;
-use super::request::Request;
+use super::request::{MAX_K3S_BYTES, Request};
+use crate::allow;
 use crate::names;
 use crate::spec::{SUBID_MIN, SUBID_MIN_COUNT};
 
@@ -29,7 +30,7 @@ pub fn validate(req: &Request) -> Result<(), String> {
         Request::CreateUser { user }
         | Request::RestartUserManager { user }
         | Request::EnableLinger { user } => user_ok(user),
-        Request::AddSubids {
+        Request::SetSubids {
             user,
             start,
             count,
@@ -38,7 +39,7 @@ pub fn validate(req: &Request) -> Result<(), String> {
         } => {
             user_ok(user)?;
             if !uids && !gids {
-                return Err("add_subids needs uids, gids or both".into());
+                return Err("set_subids needs uids, gids or both".into());
             }
             if *count < SUBID_MIN_COUNT || *count > allow::MAX_SUBID_COUNT {
                 return Err(format!(
@@ -78,23 +79,30 @@ pub fn validate(req: &Request) -> Result<(), String> {
                 return Err("write_delegation needs at least one controller".into());
             }
             for c in controllers {
-                if !names::CGROUP_CONTROLLERS.contains(&c.as_str()) {
-                    return Err(format!("{c:?} is not a cgroup controller"));
+                if !allow::CGROUP_CONTROLLERS.contains(&c.as_str()) {
+                    return Err(format!(
+                        "{c:?} is not a controller groundwork delegates ({})",
+                        allow::CGROUP_CONTROLLERS.join(", ")
+                    ));
                 }
             }
             Ok(())
         }
         Request::InstallApparmorProfile { binary } => install_path_ok(binary),
         Request::InstallK3s {
-            source,
+            version,
             sha256,
+            size,
             install_path,
         } => {
-            if !names::is_clean_absolute_path(source) {
-                return Err(format!("source {source:?} is not a clean absolute path"));
+            if !names::is_k3s_version(version) {
+                return Err(format!("{version:?} is not a k3s release tag"));
             }
             if !names::is_sha256_hex(sha256) {
                 return Err("sha256 must be 64 lower-case hex digits".into());
+            }
+            if *size == 0 || *size > MAX_K3S_BYTES {
+                return Err(format!("size {size} is outside 1..={MAX_K3S_BYTES} bytes"));
             }
             install_path_ok(install_path)
         }
@@ -102,13 +110,10 @@ pub fn validate(req: &Request) -> Result<(), String> {
 }
 
 fn sysctl_ok(key: &str, value: &str) -> Result<(), String> {
-    if !names::is_sysctl_key(key) || !allow::SYSCTLS.contains(&key) {
+    if !names::is_sysctl_key(key) || allow::sysctl(key).is_none() {
         return Err(format!("sysctl {key:?} is not on the helper's allow-list"));
     }
-    if !allow::is_numeric_sysctl_value(value) {
-        return Err(format!("sysctl value {value:?} is not one or two integers"));
-    }
-    Ok(())
+    allow::parse_sysctl_value(key, value).map(|_| ())
 }
 
 fn module_ok(name: &str) -> Result<(), String> {
@@ -121,7 +126,8 @@ fn module_ok(name: &str) -> Result<(), String> {
 fn install_path_ok(p: &str) -> Result<(), String> {
     if !allow::is_allowed_install_path(p) {
         return Err(format!(
-            "{p:?} is not an allowed k3s path (a file named k3s directly in /usr/local/bin, /usr/bin or /opt/k3s/bin)"
+            "{p:?} is not an allowed k3s path (a file named k3s directly in {})",
+            allow::K3S_DIRS.join(", ")
         ));
     }
     Ok(())

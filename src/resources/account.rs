@@ -13,9 +13,13 @@ pub struct AccountFacts {
     pub gid: Option<u32>,
     pub home: Option<String>,
     pub home_exists: bool,
-    /// Numeric uids of every account in /etc/passwd, to keep subordinate ranges clear of them.
+    /// Numeric uids of every account in /etc/passwd, to keep subordinate uid ranges clear of
+    /// them (the helper also asks NSS).
     #[serde(skip)]
     pub all_uids: Vec<u32>,
+    /// Numeric gids of every group in /etc/group, for the subordinate gid ranges.
+    #[serde(skip)]
+    pub all_gids: Vec<u32>,
 }
 
 impl AccountFacts {
@@ -54,6 +58,13 @@ pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
 pub fn observe(root: &HostRoot, name: &str) -> std::io::Result<AccountFacts> {
     let passwd = parse_passwd(&root.read_optional("/etc/passwd")?.unwrap_or_default());
     let all_uids = passwd.iter().map(|e| e.uid).collect();
+    let all_gids = root
+        .read_optional("/etc/group")?
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(':').nth(2)?.parse().ok())
+        .collect();
     let mut found = passwd
         .into_iter()
         .find(|e| e.name == name)
@@ -82,6 +93,7 @@ pub fn observe(root: &HostRoot, name: &str) -> std::io::Result<AccountFacts> {
         home: found.map(|f| f.2),
         home_exists,
         all_uids,
+        all_gids,
     })
 }
 

@@ -2,6 +2,9 @@
 //! restricts unprivileged user namespaces (Ubuntu 24.04 and later).
 
 use crate::host_root::HostRoot;
+use crate::managed_files::{
+    apparmor_profile_path as profile_path, render_apparmor_profile as render_profile,
+};
 use crate::plan::{Implication, Item, Resource, Step};
 use crate::spec::{AppArmorMode, Spec};
 use serde::Serialize;
@@ -14,14 +17,6 @@ pub struct AppArmorFacts {
     pub abi_4: bool,
     pub profile_path: String,
     pub profile: Option<String>,
-}
-
-/// `/usr/local/bin/k3s` → `/etc/apparmor.d/usr.local.bin.k3s`, AppArmor's naming convention.
-pub fn profile_path(binary: &str) -> String {
-    format!(
-        "/etc/apparmor.d/{}",
-        binary.trim_start_matches('/').replace('/', ".")
-    )
 }
 
 pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<AppArmorFacts> {
@@ -37,13 +32,6 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<AppArmorFacts> {
         profile: root.read_optional(&path)?,
         profile_path: path,
     })
-}
-
-pub fn render_profile(binary: &str) -> String {
-    let local = binary.trim_start_matches('/').replace('/', ".");
-    format!(
-        "# Managed by groundwork: allow k3s to create user namespaces (rootless mode).\nabi <abi/4.0>,\ninclude <tunables/global>\n\n{binary} flags=(unconfined) {{\n  userns,\n\n  include if exists <local/{local}>\n}}\n"
-    )
 }
 
 pub fn diff(spec: &Spec, facts: &AppArmorFacts, items: &mut Vec<Item>) {

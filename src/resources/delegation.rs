@@ -7,7 +7,8 @@ use crate::plan::{Action, Implication, Item, Resource, Step};
 use crate::spec::Spec;
 use serde::Serialize;
 
-pub const DROPIN: &str = "/etc/systemd/system/user@.service.d/delegate.conf";
+pub use crate::managed_files::DELEGATION_DROPIN as DROPIN;
+use crate::managed_files::render_delegation_dropin as render_dropin;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DelegationFacts {
@@ -31,13 +32,6 @@ pub fn observe(root: &HostRoot, account: &AccountFacts) -> std::io::Result<Deleg
         dropin: root.read_optional(DROPIN)?,
         delegated,
     })
-}
-
-pub fn render_dropin(controllers: &[String]) -> String {
-    format!(
-        "# Managed by groundwork: delegate cgroup v2 controllers to user managers (rootless k3s).\n[Service]\nDelegate={}\n",
-        controllers.join(" ")
-    )
 }
 
 pub fn diff(spec: &Spec, facts: &DelegationFacts, items: &mut Vec<Item>) {

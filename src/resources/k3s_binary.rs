@@ -1,26 +1,47 @@
 //! The k3s binary at its pinned version, and the rootful k3s that must not share the host.
+//!
+//! The installed binary is identified by its sha256, never by running it: a binary that a user
+//! could have placed must not run with root's (or anyone else's) rights just because root looked
+//! at it. The sha256 names a release through groundwork's table of published checksums, root's
+//! policy, the spec's own pin, or a verified download. Hashing 70 MB on every drift check would
+//! cost more than the rest of it, so the hash is cached by device, inode, size, mtime and ctime:
+//! nobody can change a file's content without changing its ctime.
 
+use crate::cache;
 use crate::host_root::HostRoot;
+use crate::k3s_releases;
 use crate::plan::{Action, Implication, Item, Resource, Step};
+use crate::policy::Policy;
 use crate::spec::Spec;
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::MetadataExt;
-use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct K3sFacts {
     pub path: String,
     pub present: bool,
-    /// From `k3s --version`; None when absent or when it does not answer.
-    pub version: Option<String>,
-    /// Why the version could not be read, for a present binary.
+    /// A symlink, directory or other non-file sits at the path.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub not_a_file: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub version_error: Option<String>,
+    pub sha256: Option<String>,
+    /// The release these bytes are, when anything groundwork trusts says so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Owned by root and writable by root alone (a captured tree does not record owners, and
+    /// counts as root's).
+    pub roots: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_uid: Option<u32>,
+    /// The sha256 the pinned release has for this machine, when it is known without a download.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wanted_sha256: Option<String>,
     /// Traces of a rootful k3s (files and units) that conflict with rootless mode.
     pub rootful: Vec<String>,
 }
 
-/// `k3s version v1.31.4+k3s1 (a1b2c3d4)` → `v1.31.4+k3s1`.
+/// `k3s version v1.31.4+k3s1 (a1b2c3d4)` → `v1.31.4+k3s1`: the shape of `k3s --version`, which
+/// verify reads as the target user.
 pub fn parse_version(output: &str) -> Option<String> {
     let line = output.lines().find(|l| l.starts_with("k3s version "))?;
     let v = line
@@ -37,31 +58,147 @@ const ROOTFUL_TRACES: [&str; 4] = [
     "/var/lib/rancher/k3s/server",
 ];
 
-/// The version cache: running a 70 MB Go binary costs more than the whole rest of a drift
-/// check, and its answer only changes when the file does.
-#[derive(Serialize, Deserialize, PartialEq)]
-struct CacheKey {
+/// k3s's release asset for a CPU architecture.
+pub fn asset_for(arch: &str) -> Result<&'static str, String> {
+    match arch {
+        "x86_64" | "amd64" => Ok("k3s"),
+        "aarch64" | "arm64" => Ok("k3s-arm64"),
+        "arm" | "armv7" | "armhf" => Ok("k3s-armhf"),
+        other => Err(format!(
+            "k3s publishes no binary for the {other} architecture"
+        )),
+    }
+}
+
+const HASH_CACHE: &str = "k3s-hashes.json";
+const RELEASE_CACHE: &str = "k3s-releases.json";
+
+#[derive(Serialize, Deserialize, PartialEq, Clone)]
+struct FileKey {
     path: String,
     dev: u64,
     ino: u64,
     size: u64,
     mtime_ns: i128,
+    ctime_ns: i128,
 }
 
-#[derive(Serialize, Deserialize)]
-struct CacheEntry {
-    key: CacheKey,
-    version: String,
+#[derive(Serialize, Deserialize, Clone)]
+struct HashEntry {
+    key: FileKey,
+    sha256: String,
 }
 
-fn cache_file() -> Option<std::path::PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))?;
-    Some(base.join("groundwork").join("k3s-version.json"))
+/// A release whose checksum a verified download taught us (`sha256: auto`).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct LearnedRelease {
+    pub version: String,
+    pub asset: String,
+    pub sha256: String,
 }
 
-pub async fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<K3sFacts> {
+/// Records the checksum of a release that was downloaded and verified against the release's
+/// own sha256sum file, so that later plans know it offline.
+pub fn remember_release(version: &str, asset: &str, sha256: &str) {
+    let mut known: Vec<LearnedRelease> = cache::read(RELEASE_CACHE).unwrap_or_default();
+    let entry = LearnedRelease {
+        version: version.into(),
+        asset: asset.into(),
+        sha256: sha256.into(),
+    };
+    if !known.contains(&entry) {
+        known.retain(|r| !(r.version == version && r.asset == asset));
+        known.push(entry);
+        known.truncate(64);
+        cache::write(RELEASE_CACHE, &known);
+    }
+}
+
+/// What root's downloads taught (readable by every user), then the user's own.
+fn learned_releases() -> Vec<LearnedRelease> {
+    let mut all: Vec<LearnedRelease> = cache::read_roots(RELEASE_CACHE).unwrap_or_default();
+    if !nix::unistd::geteuid().is_root() {
+        all.extend(cache::read::<Vec<LearnedRelease>>(RELEASE_CACHE).unwrap_or_default());
+    }
+    all
+}
+
+fn file_key(path: &str, m: &std::fs::Metadata) -> FileKey {
+    let ns = |s: i64, n: i64| s as i128 * 1_000_000_000 + n as i128;
+    FileKey {
+        path: path.to_string(),
+        dev: m.dev(),
+        ino: m.ino(),
+        size: m.size(),
+        mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+        ctime_ns: ns(m.ctime(), m.ctime_nsec()),
+    }
+}
+
+/// The file's sha256, from the cache when its key still matches. A captured tree (`--root`) is
+/// hashed every time and leaves the caches alone: they describe the live host.
+fn sha256_of(
+    full: &std::path::Path,
+    meta: &std::fs::Metadata,
+    live: bool,
+) -> std::io::Result<String> {
+    let hash = || {
+        crate::privileged::k3s_install::file_sha256(full).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot read {}: {e}", full.display()))
+        })
+    };
+    if !live {
+        return hash();
+    }
+    let key = file_key(&full.to_string_lossy(), meta);
+    let mut entries: Vec<HashEntry> = cache::read(HASH_CACHE).unwrap_or_default();
+    if let Some(e) = entries.iter().find(|e| e.key == key) {
+        return Ok(e.sha256.clone());
+    }
+    let sha256 = hash()?;
+    entries.retain(|e| e.key.path != key.path);
+    entries.push(HashEntry {
+        key,
+        sha256: sha256.clone(),
+    });
+    entries.truncate(16);
+    cache::write(HASH_CACHE, &entries);
+    Ok(sha256)
+}
+
+/// The release a sha256 is, from what groundwork trusts: its table, root's policy, the spec's
+/// pin, or a verified download on this host (`live`).
+fn release_of(sha256: &str, spec: &Spec, policy: Option<&Policy>, live: bool) -> Option<String> {
+    k3s_releases::by_sha256(sha256)
+        .map(|r| r.version.to_string())
+        .or_else(|| policy.and_then(|p| p.allowed_k3s(sha256)))
+        .or_else(|| (spec.k3s.source.sha256 == sha256).then(|| spec.k3s.version.clone()))
+        .or_else(|| {
+            live.then(learned_releases)?
+                .into_iter()
+                .find(|r| r.sha256 == sha256)
+                .map(|r| r.version)
+        })
+}
+
+/// The sha256 the spec's release has for this machine, when known without a download (`live`:
+/// what verified downloads on this host taught counts too).
+pub fn wanted_sha256(spec: &Spec, live: bool) -> Option<String> {
+    if spec.k3s.source.sha256 != "auto" {
+        return Some(spec.k3s.source.sha256.clone());
+    }
+    let asset = asset_for(std::env::consts::ARCH).ok()?;
+    k3s_releases::lookup(&spec.k3s.version, asset)
+        .map(|r| r.sha256.to_string())
+        .or_else(|| {
+            live.then(learned_releases)?
+                .into_iter()
+                .find(|r| r.version == spec.k3s.version && r.asset == asset)
+                .map(|r| r.sha256)
+        })
+}
+
+pub fn observe(root: &HostRoot, spec: &Spec, policy: Option<&Policy>) -> std::io::Result<K3sFacts> {
     let path = spec.k3s.install_path.clone();
     let full = root.path(&path);
     let rootful = ROOTFUL_TRACES
@@ -69,17 +206,20 @@ pub async fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<K3sFacts> 
         .filter(|p| root.exists(p))
         .map(|p| p.to_string())
         .collect();
-    let meta = match std::fs::metadata(&full) {
+    let mut facts = K3sFacts {
+        path: path.clone(),
+        present: false,
+        not_a_file: false,
+        sha256: None,
+        version: None,
+        roots: false,
+        owner_uid: None,
+        wanted_sha256: wanted_sha256(spec, root.is_live()),
+        rootful,
+    };
+    let meta = match std::fs::symlink_metadata(&full) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(K3sFacts {
-                path,
-                present: false,
-                version: None,
-                version_error: None,
-                rootful,
-            });
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(facts),
         Err(e) => {
             return Err(std::io::Error::new(
                 e.kind(),
@@ -87,69 +227,33 @@ pub async fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<K3sFacts> 
             ));
         }
     };
-    let key = CacheKey {
-        path: full.to_string_lossy().into_owned(),
-        dev: meta.dev(),
-        ino: meta.ino(),
-        size: meta.size(),
-        mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
-    };
-    let cache = cache_file();
-    if let Some(entry) = cache
-        .as_ref()
-        .and_then(|c| std::fs::read(c).ok())
-        .and_then(|b| serde_json::from_slice::<CacheEntry>(&b).ok())
-        && entry.key == key
-    {
-        return Ok(K3sFacts {
-            path,
-            present: true,
-            version: Some(entry.version),
-            version_error: None,
-            rootful,
-        });
+    facts.present = true;
+    facts.owner_uid = Some(meta.uid());
+    if !meta.is_file() {
+        facts.not_a_file = true;
+        return Ok(facts);
     }
-    let run = tokio::process::Command::new(&full)
-        .arg("--version")
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .kill_on_drop(true)
-        .output();
-    let (version, version_error) = match tokio::time::timeout(Duration::from_secs(20), run).await {
-        Err(_) => (
-            None,
-            Some("`k3s --version` did not answer within 20 s".to_string()),
-        ),
-        Ok(Err(e)) => (None, Some(format!("cannot run {path}: {e}"))),
-        Ok(Ok(out)) => match parse_version(&String::from_utf8_lossy(&out.stdout)) {
-            Some(v) => (Some(v), None),
-            None => (
-                None,
-                Some(format!(
-                    "`{path} --version` printed no k3s version ({})",
-                    out.status
-                )),
-            ),
-        },
-    };
-    if let (Some(v), Some(c)) = (&version, &cache) {
-        let entry = CacheEntry {
-            key,
-            version: v.clone(),
-        };
-        // Best effort: a read-only home only costs the next run one more spawn.
-        let _ = crate::atomic::write_user_file(c, &serde_json::to_vec(&entry).unwrap_or_default());
-    }
-    Ok(K3sFacts {
-        path,
-        present: true,
-        version,
-        version_error,
-        rootful,
-    })
+    facts.roots = !root.is_live()
+        || (meta.uid() == 0
+            && meta.mode() & 0o022 == 0
+            && crate::privileged::secure_fs::check_trusted_dir(
+                std::path::Path::new(&path)
+                    .parent()
+                    .unwrap_or(std::path::Path::new("/")),
+            )
+            .is_ok());
+    let sha = sha256_of(&full, &meta, root.is_live())?;
+    facts.version = release_of(&sha, spec, policy, root.is_live());
+    facts.sha256 = Some(sha);
+    Ok(facts)
 }
 
-pub fn diff(spec: &Spec, facts: &K3sFacts, items: &mut Vec<Item>) {
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
+/// `policy`: the one the helper will apply, when the steps go through it.
+pub fn diff(spec: &Spec, facts: &K3sFacts, policy: Option<&Policy>, items: &mut Vec<Item>) {
     for trace in &facts.rootful {
         items.push(Item::blocked(
             Resource::K3sBinary,
@@ -159,20 +263,62 @@ pub fn diff(spec: &Spec, facts: &K3sFacts, items: &mut Vec<Item>) {
         ));
     }
     let want = &spec.k3s.version;
-    if facts.version.as_ref() == Some(want) {
+    if facts.not_a_file {
+        items.push(Item::blocked(
+            Resource::K3sBinary,
+            "k3s/binary",
+            format!("{} is not a regular file (a symlink or directory)", facts.path),
+            "remove it, or set `k3s.install_path` to another of groundwork's k3s paths; groundwork never writes through a link",
+        ));
         return;
     }
-    let before = match (&facts.present, &facts.version) {
-        (false, _) => None,
-        (true, Some(v)) => Some(v.clone()),
-        (true, None) => Some(format!(
-            "unknown ({})",
-            facts.version_error.as_deref().unwrap_or("no version")
-        )),
+    let bytes_match = match (&facts.wanted_sha256, &facts.sha256) {
+        (Some(w), Some(have)) => w == have,
+        (None, Some(_)) => facts.version.as_ref() == Some(want),
+        _ => false,
     };
-    let summary = match &before {
-        None => format!("install k3s {want} at {}", facts.path),
-        Some(b) => format!("replace k3s {b} with {want} at {}", facts.path),
+    if facts.present && bytes_match && facts.roots {
+        return;
+    }
+    if let (Some(p), Some(sha)) = (policy, &facts.wanted_sha256)
+        && p.allowed_k3s(sha).as_ref() != Some(want)
+    {
+        items.push(
+            Item::blocked(
+                Resource::K3sBinary,
+                "k3s/binary",
+                format!("root's policy does not allow k3s {want} (sha256 {}) at {}", short(sha), facts.path),
+                format!(
+                    "ask root to add `k3s: {{ allow: [{{ version: {want}, sha256: {sha} }}] }}` to {}, or run the apply as root",
+                    crate::policy::POLICY_FILE
+                ),
+            )
+            .reason("the helper installs for users only binaries root has allowed"),
+        );
+        return;
+    }
+    let before = match (&facts.present, &facts.version, &facts.sha256) {
+        (false, _, _) => None,
+        (true, Some(v), _) => Some(v.clone()),
+        (true, None, Some(sha)) => Some(format!("unknown build (sha256 {})", short(sha))),
+        (true, None, None) => Some("unknown".into()),
+    };
+    let (summary, reason) = match &before {
+        None => (
+            format!("install k3s {want} at {}", facts.path),
+            "the spec pins this version".to_string(),
+        ),
+        Some(b) if bytes_match => (
+            format!("reinstall k3s {b} at {}", facts.path),
+            format!(
+                "it is owned by uid {} or writable by others, so its bytes are not root's choice",
+                facts.owner_uid.unwrap_or(0)
+            ),
+        ),
+        Some(b) => (
+            format!("replace k3s {b} with {want} at {}", facts.path),
+            "the spec pins this version".to_string(),
+        ),
     };
     items.push(
         Item::change(
@@ -189,7 +335,7 @@ pub fn diff(spec: &Spec, facts: &K3sFacts, items: &mut Vec<Item>) {
         } else {
             Action::Create
         })
-        .reason("the spec pins this version")
+        .reason(reason)
         .values(before, Some(want.clone()))
         .implies(Implication::RestartUnit),
     );
@@ -210,5 +356,12 @@ mod tests {
         );
         assert_eq!(parse_version("bash: k3s: command not found"), None);
         assert_eq!(parse_version("k3s version garbage"), None);
+    }
+
+    #[test]
+    fn assets_by_architecture() {
+        assert_eq!(asset_for("x86_64"), Ok("k3s"));
+        assert_eq!(asset_for("aarch64"), Ok("k3s-arm64"));
+        assert!(asset_for("riscv64").is_err());
     }
 }

@@ -6,7 +6,8 @@ use crate::spec::Spec;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
-pub const MANAGED_FILE: &str = "/etc/modules-load.d/groundwork.conf";
+pub use crate::managed_files::MODULES_FILE as MANAGED_FILE;
+use crate::managed_files::render_modules_file as render_file;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModulesFacts {
@@ -71,15 +72,6 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<ModulesFacts> {
         available,
         managed_file: root.read_optional(MANAGED_FILE)?,
     })
-}
-
-pub fn render_file(names: &[String]) -> String {
-    let mut out = String::from("# Managed by groundwork: kernel modules for rootless k3s.\n");
-    for m in names {
-        out.push_str(m);
-        out.push('\n');
-    }
-    out
 }
 
 pub fn diff(spec: &Spec, facts: &ModulesFacts, items: &mut Vec<Item>) {

@@ -7,8 +7,8 @@ use crate::spec::{Spec, SysctlSetting};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// The file groundwork owns. Later files (by name) override it; those overrides are reported.
-pub const MANAGED_FILE: &str = "/etc/sysctl.d/90-groundwork.conf";
+pub use crate::managed_files::{SYSCTL_FILE as MANAGED_FILE, normalize};
+use crate::managed_files::{parse_sysctl_conf as parse_conf, render_sysctl_file as render_file};
 
 /// Directories systemd-sysctl reads, highest priority first. A file name in an earlier
 /// directory masks the same name in later ones; all files then apply in name order.
@@ -41,11 +41,6 @@ pub struct SysctlFacts {
     pub managed_file: Option<String>,
 }
 
-/// Values compare with whitespace collapsed: /proc prints tabs where files have spaces.
-pub fn normalize(v: &str) -> String {
-    v.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 pub fn proc_path(key: &str) -> String {
     format!("/proc/sys/{}", key.replace('.', "/"))
 }
@@ -66,22 +61,6 @@ fn config_files(root: &HostRoot) -> std::io::Result<Vec<String>> {
         files.push("/etc/sysctl.conf".into());
     }
     Ok(files)
-}
-
-/// `key = value` lines; keys may use `/` as separator; a leading `-` only silences errors.
-pub fn parse_conf(text: &str) -> Vec<(usize, String, String)> {
-    text.lines()
-        .enumerate()
-        .filter_map(|(i, line)| {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-                return None;
-            }
-            let (k, v) = line.split_once('=')?;
-            let k = k.trim().trim_start_matches('-').replace('/', ".");
-            Some((i + 1, k, normalize(v)))
-        })
-        .collect()
 }
 
 pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<SysctlFacts> {
@@ -140,18 +119,6 @@ pub fn persisted_settings(spec: &Spec, facts: &SysctlFacts) -> BTreeMap<String, 
         if runtime.is_some() || !setting.optional() {
             out.insert(key.clone(), wanted(setting, runtime));
         }
-    }
-    out
-}
-
-/// The managed file's content. The helper renders it from the same settings, so what the plan
-/// shows is exactly what gets written.
-pub fn render_file(settings: &BTreeMap<String, String>) -> String {
-    let mut out = String::from(
-        "# Managed by groundwork: rootless k3s prerequisites. Local edits are reverted.\n",
-    );
-    for (key, value) in settings {
-        out.push_str(&format!("{key} = {value}\n"));
     }
     out
 }
@@ -228,24 +195,4 @@ fn applies_after_managed_file(file: &str) -> bool {
             .rsplit('/')
             .next()
             .is_some_and(|name| name > managed_name)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_sysctl_conf_syntax() {
-        let got = parse_conf(
-            "# c\n; c\nnet.ipv4.ip_forward=1\n -user/max_user_namespaces =  28633 \nnet.ipv4.ping_group_range = 0\t2147483647\nbogus\n",
-        );
-        assert_eq!(
-            got,
-            vec![
-                (3, "net.ipv4.ip_forward".into(), "1".into()),
-                (4, "user.max_user_namespaces".into(), "28633".into()),
-                (5, "net.ipv4.ping_group_range".into(), "0 2147483647".into()),
-            ]
-        );
-    }
 }

@@ -53,10 +53,36 @@ pub fn observe(root: &HostRoot, account: &AccountFacts) -> std::io::Result<UnitF
         }
         None => (false, false),
     };
+    // Files in the user's home are the user's: read them with the user's rights.
+    // Without an account (yet), the files belong to whoever owns the home directory.
+    let owner = match (account.uid, account.gid) {
+        (Some(uid), Some(gid)) => Some((uid, gid)),
+        _ => std::fs::metadata(root.path(&home)).ok().map(|m| {
+            (
+                std::os::unix::fs::MetadataExt::uid(&m),
+                std::os::unix::fs::MetadataExt::gid(&m),
+            )
+        }),
+    };
+    let (content, enabled, pending_restart) = match owner {
+        Some((uid, gid)) => {
+            use crate::user_files::{Answer, Query, Reader};
+            let answers = Reader::for_user(root, &account.name, uid, gid).run(&[
+                Query::Read(path.clone()),
+                Query::Exists(wants_link(&home)),
+                Query::Exists(crate::apply::user_unit::pending_restart_marker(&home)),
+            ])?;
+            match &answers[..] {
+                [Answer::Read(c), Answer::Exists(e), Answer::Exists(p)] => (c.clone(), *e, *p),
+                _ => unreachable!("one answer per query, in order"),
+            }
+        }
+        _ => (None, false, false),
+    };
     Ok(UnitFacts {
-        content: root.read_optional(&path)?,
-        enabled: root.exists(wants_link(&home)),
-        pending_restart: root.exists(crate::apply::user_unit::pending_restart_marker(&home)),
+        content,
+        enabled,
+        pending_restart,
         path,
         active,
         manager_running,

@@ -2,8 +2,8 @@
 
 use super::locate::Seg;
 use super::{SUBID_MIN, SUBID_MIN_COUNT, Spec, SubidStart, parse_duration};
+use crate::allow;
 use crate::names;
-use crate::privileged::allow;
 use std::collections::BTreeSet;
 
 /// (field path, message, hint)
@@ -73,25 +73,23 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
                 format!("{k:?} is not a sysctl key"),
                 Some("use the dotted form, such as `net.ipv4.ip_forward`"),
             );
-        } else if !allow::SYSCTLS.contains(&k.as_str()) {
+        } else if allow::sysctl(k).is_none() {
             push(
                 path,
                 format!(
                     "groundwork does not manage {k:?}: only sysctls that rootless k3s needs are allowed"
                 ),
-                Some(&format!("allowed: {}", allow::SYSCTLS.join(", "))),
+                Some(&format!(
+                    "allowed: {}",
+                    allow::sysctl_keys().collect::<Vec<_>>().join(", ")
+                )),
             );
         } else if setting.at_least() && setting.value().parse::<i64>().is_err() {
             push(path, "`at_least` needs a number".into(), None);
-        } else if !names::is_sysctl_value(&setting.value()) {
-            push(
-                path,
-                format!(
-                    "the value {:?} is not a valid sysctl value",
-                    setting.value()
-                ),
-                Some("use a number or printable text on one line"),
-            );
+        } else if let Err(e) =
+            allow::parse_sysctl_value(k, &crate::managed_files::normalize(&setting.value()))
+        {
+            push(path, e, Some("the helper sets only values of this shape"));
         }
     }
 
@@ -115,11 +113,11 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
     let mut seen = BTreeSet::new();
     for (i, c) in spec.cgroup.delegate.iter().enumerate() {
         let path = vec![key("cgroup"), key("delegate"), Seg::Index(i)];
-        if !names::CGROUP_CONTROLLERS.contains(&c.as_str()) {
+        if !allow::CGROUP_CONTROLLERS.contains(&c.as_str()) {
             out.push((
                 path,
-                format!("{c:?} is not a cgroup controller"),
-                Some("use cpu, cpuset, io, memory or pids".into()),
+                format!("{c:?} is not a controller groundwork delegates"),
+                Some(format!("use {}", allow::CGROUP_CONTROLLERS.join(", "))),
             ));
         } else if !seen.insert(c) {
             out.push((path, format!("{c:?} is listed twice"), None));
@@ -141,7 +139,10 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
                 "{:?} is not a path the helper installs k3s to",
                 k3s.install_path
             ),
-            Some("use /usr/local/bin/k3s (or /usr/bin/k3s, /opt/k3s/bin/k3s)".into()),
+            Some(format!(
+                "use a file named k3s directly in {}",
+                allow::K3S_DIRS.join(", ")
+            )),
         ));
     }
     let src = &k3s.source;

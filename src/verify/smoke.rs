@@ -159,7 +159,7 @@ pub fn user_namespace(target: &Target, subids: &SubidFacts) -> Check {
     );
     // unshare --map-auto maps the user's own id to 0 and the subordinate range from 1, so a
     // range of N ids shows as `1 START N-1` (0 is taken): require START and at least N-1 ids.
-    let maps_onto = |f: &crate::resources::subids::SubidFile, map_text: &str| {
+    let maps_onto = |f: &crate::subid_ranges::SubidFile, map_text: &str| {
         let maps = parse_id_map(map_text);
         f.entries
             .iter()

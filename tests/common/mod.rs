@@ -11,14 +11,27 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
-use groundwork::resources::{apparmor, delegation, modules, sysctl, unit};
+use groundwork::resources::{delegation, modules, sysctl, unit};
 use groundwork::spec::{Spec, SpecSource};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-/// The spec every CLI test starts from: the embedded default.
-pub const EXAMPLE_SPEC: &str = include_str!("../../examples/rootless-k3s.yaml");
+/// The embedded default spec, as shipped.
+pub const SHIPPED_SPEC: &str = include_str!("../../examples/rootless-k3s.yaml");
+/// The k3s release the stand-in plays. It is not in groundwork's table of published releases
+/// (whose checksums only the real binaries have): root's policy on each test host allows the
+/// stand-in's bytes as this release instead, as an administrator would allow a build of theirs.
+pub const STANDIN_VERSION: &str = "v1.31.4+k3s1";
+
+/// The spec every CLI test starts from: the embedded default, pinned to the stand-in's release.
+pub static EXAMPLE_SPEC: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let pinned = SHIPPED_SPEC
+        .lines()
+        .find(|l| l.trim_start().starts_with("version: v"))
+        .expect("the example pins k3s");
+    SHIPPED_SPEC.replace(pinned, &format!("  version: {STANDIN_VERSION}"))
+});
 /// Stands for the spec's path in `Host::groundwork` arguments.
 pub const SPEC: &str = "{spec}";
 /// The captured VM's kernel, account and uid.
@@ -51,7 +64,7 @@ pub fn is_root() -> bool {
 pub fn example_spec() -> Spec {
     groundwork::spec::parse(&SpecSource {
         name: "examples/rootless-k3s.yaml".into(),
-        text: EXAMPLE_SPEC.into(),
+        text: EXAMPLE_SPEC.clone(),
     })
     .expect("the example spec is valid")
 }
@@ -80,7 +93,7 @@ impl Host {
             .expect("a temporary directory");
         let host = Host { tmp };
         fs::create_dir_all(host.root()).expect("the root directory");
-        host.set_spec(EXAMPLE_SPEC);
+        host.set_spec(EXAMPLE_SPEC.as_str());
         host
     }
 
@@ -111,7 +124,7 @@ impl Host {
                     .chmod(tool, 0o4755);
             }
         }
-        host.install_k3s("v1.31.4+k3s1");
+        host.install_k3s(STANDIN_VERSION);
         // apply raises the limit (the VM had 7811) and persists every setting.
         host.write("/proc/sys/user/max_user_namespaces", "28633\n");
         let settings = spec
@@ -122,11 +135,17 @@ impl Host {
                 (key.clone(), sysctl::wanted(setting, Some(runtime.trim())))
             })
             .collect();
-        host.write(sysctl::MANAGED_FILE, &sysctl::render_file(&settings));
-        host.write(modules::MANAGED_FILE, &modules::render_file(&spec.modules));
+        host.write(
+            sysctl::MANAGED_FILE,
+            &groundwork::managed_files::render_sysctl_file(&settings),
+        );
+        host.write(
+            modules::MANAGED_FILE,
+            &groundwork::managed_files::render_modules_file(&spec.modules),
+        );
         host.write(
             delegation::DROPIN,
-            &delegation::render_dropin(&spec.cgroup.delegate),
+            &groundwork::managed_files::render_delegation_dropin(&spec.cgroup.delegate),
         );
         host.write(&unit::unit_path(HOME), &unit::render(&spec));
         host.symlink(&unit::unit_path(HOME), &unit::wants_link(HOME));
@@ -152,8 +171,8 @@ impl Host {
     pub fn with_apparmor_profile(&self) -> &Self {
         let binary = &example_spec().k3s.install_path;
         self.write(
-            &apparmor::profile_path(binary),
-            &apparmor::render_profile(binary),
+            &groundwork::managed_files::apparmor_profile_path(binary),
+            &groundwork::managed_files::render_apparmor_profile(binary),
         )
     }
 
@@ -175,10 +194,25 @@ impl Host {
         self
     }
 
-    /// The k3s stand-in, answering `--version` with this version.
+    /// The k3s stand-in, answering `--version` with this version, and allowed in root's policy
+    /// as that release (groundwork identifies a binary by its sha256, never by running it).
     pub fn install_k3s(&self, version: &str) -> &Self {
-        self.write("/usr/local/bin/k3s", &k3s_standin(version))
+        let script = k3s_standin(version);
+        self.write("/usr/local/bin/k3s", &script)
             .chmod("/usr/local/bin/k3s", 0o755)
+            .allow_k3s(version, &script)
+    }
+
+    /// Adds a k3s build to root's policy (/etc/groundwork/policy.yaml) of this host.
+    pub fn allow_k3s(&self, version: &str, bytes: &str) -> &Self {
+        use sha2::Digest;
+        let sha = hex::encode(sha2::Sha256::digest(bytes.as_bytes()));
+        let path = self.path(groundwork::policy::POLICY_FILE);
+        let mut text = fs::read_to_string(&path).unwrap_or_else(|_| "k3s:\n  allow:\n".into());
+        text.push_str(&format!("    - {{ version: {version}, sha256: {sha} }}\n"));
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, text).unwrap();
+        self
     }
 
     pub fn root(&self) -> PathBuf {

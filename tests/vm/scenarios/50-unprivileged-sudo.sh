@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # groundwork run by the k3s user itself, with root's help only through the helper and sudo.
 # Without the sudoers rule, apply stops at the first privileged step with the documented
-# message (the exact sudoers line and install command) and changes nothing. With the rule, the
-# same apply converges, the helper's journal lines name the invoking user, and the rootless
-# smoke test passes as that user.
+# message (the exact sudoers line and install command) and changes nothing. With the rule but
+# without root's approval of the k3s build (the stand-in is no release groundwork knows), the
+# helper refuses to install it, says how root allows it, and installs nothing at the k3s path.
+# Once root lists its sha256 in /etc/groundwork/policy.yaml, the same apply converges, the
+# helper's journal lines name the invoking user, and the rootless smoke test passes as that user.
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -43,6 +45,15 @@ visudo -cqf /etc/sudoers.d/groundwork
 kv sudoers_valid "$?"
 
 since=$(date '+%Y-%m-%d %H:%M:%S')
+as_k3s groundwork apply --yes --no-verify /home/k3s/lab.yaml >/root/nopolicy.txt 2>&1
+kv nopolicy_rc "$?"
+kv nopolicy_says_how "$(grep -c 'root has not allowed k3s .* Root can allow it with `k3s: { allow:' /root/nopolicy.txt)"
+kv nopolicy_no_k3s "$(test -e /usr/local/bin/k3s && echo present || echo absent)"
+# The administrator approves the build: its sha256, as root's policy.
+version=$(sed -n 's/^ *version: *//p' "$lab/lab.yaml" | head -n 1)
+install -d -m 0755 /etc/groundwork
+printf 'k3s:\n  allow:\n    - { version: %s, sha256: %s }\n' "$version" \
+  "$(cut -d' ' -f1 "/srv/k3s-release/$version/sha256sum-amd64.txt")" >/etc/groundwork/policy.yaml
 as_k3s groundwork apply --yes --no-verify /home/k3s/lab.yaml >/root/rule.txt 2>&1
 kv rule_rc "$?"
 as_k3s groundwork plan /home/k3s/lab.yaml >/root/plan-after.txt 2>&1
@@ -69,6 +80,10 @@ assert_eq "the failure names the sudoers line" 1 "$(kv norule_has_sudoers_line)"
 assert_eq "the failure names the helper's install command" 1 "$(kv norule_has_install_cmd)"
 assert_eq "nothing changed without the rule" yes "$(kv norule_unchanged)"
 assert_eq "the printed sudoers line passes visudo" 0 "$(kv sudoers_valid)"
+[[ "$(kv nopolicy_rc)" == 1 ]] || show nopolicy.txt
+assert_eq "apply without root's approval of the k3s build fails" 1 "$(kv nopolicy_rc)"
+assert_eq "the refusal says how root allows the build" 1 "$(kv nopolicy_says_how)"
+assert_eq "nothing was installed at the k3s path" absent "$(kv nopolicy_no_k3s)"
 [[ "$(kv rule_rc)" == 0 ]] || show rule.txt
 assert_eq "apply as k3s through the helper converges" 0 "$(kv rule_rc)"
 assert_eq "plan as k3s afterwards is empty" 0 "$(kv plan_after)"

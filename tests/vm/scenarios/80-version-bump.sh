@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A change of the pinned k3s version on a converged host: the release server gets a second
-# stand-in build (v1.31.5+k3s1), the spec pins it, and apply downloads it, installs it through
-# the helper with the old binary kept as /usr/local/bin/k3s- for rollback, and restarts
+# stand-in build (v1.31.5+k3s1), the spec pins it, and apply downloads it, installs it with the
+# old binary kept for rollback as /usr/local/bin/.k3s.previous (mode 0600: nobody can run it
+# from PATH, and no `k3s-` is left there), and restarts
 # k3s-rootless exactly once (one more "Started" in the user manager's journal, a new MainPID,
 # and the new version's start line). A second apply restarts nothing. Pinning the old version
 # again (a downgrade) restarts it once more.
@@ -44,8 +45,9 @@ kv apply_rc "$?"
 sleep 1 # the journal is asynchronous
 kv version "$(/usr/local/bin/k3s --version | head -n 1)"
 kv sha "$(sha256sum /usr/local/bin/k3s | cut -d' ' -f1)"
-kv backup_sha "$(sha256sum /usr/local/bin/k3s- 2>&1 | cut -d' ' -f1)"
-kv backup_version "$(/usr/local/bin/k3s- --version 2>&1 | head -n 1)"
+kv backup_sha "$(sha256sum /usr/local/bin/.k3s.previous 2>&1 | cut -d' ' -f1)"
+kv backup_mode "$(stat -c '%U %a' /usr/local/bin/.k3s.previous 2>&1)"
+kv no_dash_copy "$(ls /usr/local/bin | grep -c '^k3s-$')"
 kv active "$(systemctl --user -M k3s@ is-active "$unit")"
 pid1=$(mainpid)
 kv pid1 "$pid1"
@@ -64,7 +66,7 @@ kv down_rc "$?"
 sleep 1
 kv down_version "$(/usr/local/bin/k3s --version | head -n 1)"
 kv down_sha "$(sha256sum /usr/local/bin/k3s | cut -d' ' -f1)"
-kv down_backup_version "$(/usr/local/bin/k3s- --version 2>&1 | head -n 1)"
+kv down_backup_sha "$(sha256sum /usr/local/bin/.k3s.previous 2>&1 | cut -d' ' -f1)"
 kv down_pid "$(mainpid)"
 kv down_starts "$(($(starts) - starts1))"
 kv down_active "$(systemctl --user -M k3s@ is-active "$unit")"
@@ -81,8 +83,9 @@ assert_contains "plan says the unit restarts" "$(kv plan_text)" "restart"
 assert_eq "apply exit code (upgrade)" 0 "$(kv apply_rc)"
 assert_contains "k3s --version after the upgrade" "$(kv version)" "k3s version $NEW "
 assert_eq "installed binary = the new release" "$(kv new_release_sha)" "$(kv sha)"
-assert_eq "old binary kept as /usr/local/bin/k3s-" "$(kv old_sha)" "$(kv backup_sha)"
-assert_contains "k3s- --version (rollback copy)" "$(kv backup_version)" "k3s version $OLD "
+assert_eq "old binary kept as /usr/local/bin/.k3s.previous" "$(kv old_sha)" "$(kv backup_sha)"
+assert_eq "the kept binary is root's and not executable" "root 600" "$(kv backup_mode)"
+assert_eq "no k3s- left in PATH" 0 "$(kv no_dash_copy)"
 assert_eq "k3s-rootless.service after the upgrade" active "$(kv active)"
 [[ "$(kv pid1)" =~ ^[1-9][0-9]*$ && "$(kv pid1)" != "$(kv pid0)" ]] ||
   fail "MainPID did not change with the upgrade: $(kv pid0) -> $(kv pid1)"
@@ -97,7 +100,7 @@ assert_eq "starts after the second apply (still one)" 1 "$(kv again_starts)"
 assert_eq "apply exit code (downgrade)" 0 "$(kv down_rc)"
 assert_contains "k3s --version after the downgrade" "$(kv down_version)" "k3s version $OLD "
 assert_eq "installed binary after the downgrade" "$(kv old_sha)" "$(kv down_sha)"
-assert_contains "k3s- after the downgrade keeps the newer build" "$(kv down_backup_version)" "k3s version $NEW "
+assert_eq "the kept binary after the downgrade is the newer build" "$(kv sha)" "$(kv down_backup_sha)"
 assert_eq "starts of k3s-rootless.service during the downgrade" 1 "$(kv down_starts)"
 [[ "$(kv down_pid)" != "$(kv pid1)" ]] || fail "MainPID did not change with the downgrade"
 ok "a new MainPID after the downgrade"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The scheduled drift check of the README, installed verbatim on a converged host:
-# examples/systemd/groundwork-drift.{service,timer}. The timer is enabled with a next elapse; the
-# service, started twice, writes and then rewrites the node_exporter textfile (the check
-# timestamp grows); after a sysctl file is removed, groundwork_drift{resource="sysctl"} is 1. The
-# textfile passes `promtool check metrics` on the host, and the README's cron line (flock) runs.
+# examples/systemd/groundwork-drift.{service,timer,sysusers}. The timer is enabled with a next
+# elapse; the service runs as its own unprivileged user in a sandbox (never root), and, started
+# twice, writes and then rewrites the node_exporter textfile (the check timestamp grows); after a
+# sysctl file is removed, groundwork_drift{resource="sysctl"} is 1. The textfile passes
+# `promtool check metrics` on the host, `systemd-analyze security` rates the unit's exposure
+# (recorded in the README), and the README's cron line (flock, same user) runs.
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -13,12 +15,13 @@ require_groundwork drift --textfile
 
 vm_start_applied host
 vm_install_drift_units host
-grep -m1 '^\*/15 \* \* \* \* root flock' "$GW_REPO/README.md" | vm_ssh host 'cat >/root/cron.line'
+grep -m1 '^\*/15 \* \* \* \* groundwork-drift flock' "$GW_REPO/README.md" | vm_ssh host 'cat >/root/cron.line'
 
 OUT=$(vm_ssh host bash -s <<'GUEST'
 set -u
 kv() { printf '%s=%s\n' "$1" "$2"; }
 prom=/var/lib/node_exporter/textfile_collector/groundwork.prom
+real=/var/lib/groundwork-drift/groundwork.prom
 ts() { sed -n 's/^groundwork_last_check_timestamp_seconds //p' "$prom"; }
 systemctl daemon-reload && systemctl enable --now groundwork-drift.timer >/dev/null 2>&1
 kv timer_enabled "$(systemctl is-enabled groundwork-drift.timer)"
@@ -26,6 +29,9 @@ kv timer_active "$(systemctl is-active groundwork-drift.timer)"
 kv next_elapse "$(systemctl show -P NextElapseUSecRealtime groundwork-drift.timer)"
 systemctl start groundwork-drift.service
 kv first_result "$(systemctl show -P Result groundwork-drift.service)"
+kv prom_owner "$(stat -c %U "$real")"
+kv exposure "$(systemd-analyze security groundwork-drift.service 2>/dev/null | tail -n 1)"
+systemd-analyze security groundwork-drift.service >/root/security.txt 2>&1
 kv first_ts "$(ts)"
 sleep 2
 systemctl start groundwork-drift.service
@@ -36,8 +42,8 @@ systemctl start groundwork-drift.service
 kv broken_result "$(systemctl show -P Result groundwork-drift.service)"
 kv sysctl_drift "$(grep '^groundwork_drift{resource="sysctl"}' "$prom")"
 # The README's cron line, its command run once.
-rm -f "$prom"
-PATH=/usr/local/bin:$PATH sh -c "$(sed 's/^\*\/15 \* \* \* \* root //' /root/cron.line)"
+rm -f "$real"
+runuser -u groundwork-drift -- env PATH=/usr/local/bin:/usr/bin:/bin sh -c "$(sed 's/^\*\/15 \* \* \* \* groundwork-drift //' /root/cron.line)"
 kv cron_rc "$?"
 kv cron_prom "$(grep -c '^groundwork_drift{' "$prom")"
 GUEST
@@ -47,6 +53,9 @@ assert_eq "timer enabled" enabled "$(kv timer_enabled)"
 assert_eq "timer active" active "$(kv timer_active)"
 assert_match "timer next elapse" "$(kv next_elapse)" '[0-9]'
 assert_eq "first run result" success "$(kv first_result)"
+assert_eq "the textfile belongs to the drift user, not root" groundwork-drift "$(kv prom_owner)"
+assert_match "systemd-analyze security rates the sandbox" "$(kv exposure)" 'Overall exposure level for groundwork-drift.service: [0-2]\.[0-9] (SAFE|OK)'
+vm_ssh host 'cat /root/security.txt' >"$GW_ARTIFACTS/systemd-analyze-security.txt" 2>/dev/null || true
 assert_match "first check timestamp" "$(kv first_ts)" '^[0-9]'
 (( $(kv second_ts | cut -d. -f1) > $(kv first_ts | cut -d. -f1) )) ||
   fail "the second firing did not update the timestamp: $(kv first_ts) -> $(kv second_ts)"
@@ -58,7 +67,7 @@ assert_eq "the cron line's command (drift found)" 2 "$(kv cron_rc)"
 assert_match "the cron line wrote metrics" "$(kv cron_prom)" '^[1-9]'
 
 PROM=$(mktemp)
-vm_fetch host /var/lib/node_exporter/textfile_collector/groundwork.prom "$PROM"
+vm_fetch host /var/lib/groundwork-drift/groundwork.prom "$PROM"
 if command -v promtool >/dev/null; then
   LINT=$(promtool check metrics <"$PROM" 2>&1) || fail "promtool check metrics:"$'\n'"$LINT"
   ok "promtool check metrics: clean"

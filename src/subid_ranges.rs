@@ -1,0 +1,305 @@
+//! Subordinate id ranges (/etc/subuid, /etc/subgid, subuid(5)): parsing, overlap, allocation
+//! and the rewrite that gives one user exactly one range. The plan and the helper share this
+//! code, so that what the plan promises is what the helper checks and writes.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubidEntry {
+    /// User name or numeric uid, as written.
+    pub owner: String,
+    pub start: u32,
+    pub count: u32,
+    /// 1-based line in the file.
+    pub line: usize,
+}
+
+impl SubidEntry {
+    /// One past the last id; u64 so that a range ending at 2^32 is representable.
+    pub fn end(&self) -> u64 {
+        self.start as u64 + self.count as u64
+    }
+
+    fn is_owned_by(&self, name: &str, uid: Option<u32>) -> bool {
+        self.owner == name || uid.is_some_and(|u| self.owner == u.to_string())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubidFile {
+    pub path: String,
+    pub exists: bool,
+    pub entries: Vec<SubidEntry>,
+    /// Lines that are not `owner:start:count`.
+    pub malformed_lines: Vec<usize>,
+}
+
+/// `[a_start, a_end)` and `[b_start, b_end)` share an id.
+pub fn overlaps(a_start: u64, a_end: u64, b_start: u64, b_end: u64) -> bool {
+    a_start < b_end && b_start < a_end
+}
+
+fn parse_line(line: &str) -> Option<(&str, u32, u32)> {
+    let mut f = line.split(':');
+    let (owner, start, count) = (f.next()?, f.next()?, f.next()?);
+    if f.next().is_some() || owner.is_empty() {
+        return None;
+    }
+    let num = |s: &str| {
+        (!s.is_empty() && s.len() <= 10 && s.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+    };
+    Some((owner, num(start)?, num(count)?))
+}
+
+pub fn parse(path: &str, text: Option<&str>) -> SubidFile {
+    let mut entries = Vec::new();
+    let mut malformed_lines = Vec::new();
+    for (i, line) in text.unwrap_or_default().lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match parse_line(line) {
+            Some((owner, start, count)) => entries.push(SubidEntry {
+                owner: owner.to_string(),
+                start,
+                count,
+                line: i + 1,
+            }),
+            None => malformed_lines.push(i + 1),
+        }
+    }
+    SubidFile {
+        path: path.to_string(),
+        exists: text.is_some(),
+        entries,
+        malformed_lines,
+    }
+}
+
+impl SubidFile {
+    /// The user's own entries (by name or by numeric uid, as subuid(5) allows).
+    pub fn owned_by<'a>(
+        &'a self,
+        name: &'a str,
+        uid: Option<u32>,
+    ) -> impl Iterator<Item = &'a SubidEntry> + 'a {
+        self.entries
+            .iter()
+            .filter(move |e| e.is_owned_by(name, uid))
+    }
+
+    /// Other owners' entries that share an id with `[start, start+count)`.
+    pub fn conflicts(
+        &self,
+        name: &str,
+        uid: Option<u32>,
+        start: u32,
+        count: u32,
+    ) -> Vec<&SubidEntry> {
+        let end = start as u64 + count as u64;
+        self.entries
+            .iter()
+            .filter(|e| !e.is_owned_by(name, uid))
+            .filter(|e| overlaps(start as u64, end, e.start as u64, e.end()))
+            .collect()
+    }
+
+    /// Pairs of the user's own entries that overlap each other: newuidmap refuses to map them
+    /// ("write to uid_map failed: Invalid argument").
+    pub fn own_overlaps<'a>(
+        &'a self,
+        name: &'a str,
+        uid: Option<u32>,
+    ) -> Vec<(&'a SubidEntry, &'a SubidEntry)> {
+        let own: Vec<&SubidEntry> = self.owned_by(name, uid).collect();
+        let mut out = Vec::new();
+        for (i, a) in own.iter().enumerate() {
+            for b in &own[i + 1..] {
+                if overlaps(a.start as u64, a.end(), b.start as u64, b.end()) {
+                    out.push((*a, *b));
+                }
+            }
+        }
+        out
+    }
+
+    /// How many ids the user holds.
+    pub fn total(&self, name: &str, uid: Option<u32>) -> u64 {
+        self.owned_by(name, uid).map(|e| e.count as u64).sum()
+    }
+}
+
+/// Whether `[start, start+count)` is free: no other owner's range in any of `files`, no id in
+/// `real_ids`, and inside `bounds` (inclusive).
+pub fn is_free(
+    files: &[&SubidFile],
+    name: &str,
+    uid: Option<u32>,
+    start: u64,
+    count: u32,
+    real_ids: &[u32],
+    bounds: (u32, u32),
+) -> bool {
+    let end = start + count as u64;
+    start >= bounds.0 as u64
+        && end <= bounds.1 as u64 + 1
+        && files
+            .iter()
+            .all(|f| f.conflicts(name, uid, start as u32, count).is_empty())
+        && real_ids
+            .iter()
+            .all(|id| !overlaps(start, end, *id as u64, *id as u64 + 1))
+}
+
+/// The start of `count` free ids for the user: `prefer` (where the user's range already begins,
+/// so that growing it extends it in place) when that is free, else the lowest free start.
+/// The user's own ranges do not count as taken: the new range replaces them. Deterministic.
+pub fn allocate(
+    files: &[&SubidFile],
+    name: &str,
+    uid: Option<u32>,
+    count: u32,
+    real_ids: &[u32],
+    bounds: (u32, u32),
+    prefer: Option<u32>,
+) -> Option<u32> {
+    let free = |s: u64| is_free(files, name, uid, s, count, real_ids, bounds);
+    if let Some(p) = prefer
+        && free(p as u64)
+    {
+        return Some(p);
+    }
+    let mut candidates: Vec<u64> = vec![bounds.0 as u64];
+    for f in files {
+        candidates.extend(
+            f.entries
+                .iter()
+                .filter(|e| !e.is_owned_by(name, uid))
+                .map(SubidEntry::end),
+        );
+    }
+    candidates.extend(real_ids.iter().map(|id| *id as u64 + 1));
+    candidates.retain(|c| *c >= bounds.0 as u64);
+    candidates.sort_unstable();
+    candidates.dedup();
+    candidates
+        .into_iter()
+        .find(|&s| free(s))
+        .and_then(|s| u32::try_from(s).ok())
+}
+
+/// The file's text with every line of the user's (by name or uid) removed and `name:start:count`
+/// appended. Other lines, comments and malformed lines included, stay byte for byte.
+pub fn with_only_range(text: &str, name: &str, uid: u32, start: u32, count: u32) -> String {
+    let uid_text = uid.to_string();
+    let mut out = String::with_capacity(text.len() + 32);
+    for line in text.split_inclusive('\n') {
+        let owned =
+            parse_line(line.trim()).is_some_and(|(owner, _, _)| owner == name || owner == uid_text);
+        if !owned {
+            out.push_str(line);
+        }
+    }
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&format!("{name}:{start}:{count}\n"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> SubidFile {
+        parse("/etc/subuid", Some(text))
+    }
+
+    const B: (u32, u32) = (100_000, 600_100_000);
+
+    #[test]
+    fn parses_entries_and_flags_malformed_lines() {
+        let f = file(
+            "alice:100000:65536\n# comment\n\nbob:165536:65536\nbroken\ncarol:x:1\n1001:231072:65536\nd:+5:1\ne:1:2:3\n",
+        );
+        assert_eq!(f.entries.len(), 3);
+        assert_eq!(f.entries[2].owner, "1001");
+        assert_eq!(f.malformed_lines, vec![5, 6, 8, 9]);
+    }
+
+    #[test]
+    fn allocates_the_lowest_free_range() {
+        let al = |f: &[&SubidFile], ids: &[u32]| allocate(f, "me", None, 65536, ids, B, None);
+        assert_eq!(al(&[&file("")], &[]), Some(100_000));
+        assert_eq!(al(&[&file("a:100000:65536\n")], &[]), Some(165_536));
+        assert_eq!(
+            al(&[&file("a:100000:65536\nb:300000:65536\n")], &[]),
+            Some(165_536)
+        );
+        assert_eq!(
+            al(&[&file("a:100000:65536\nb:200000:65536\n")], &[]),
+            Some(265_536)
+        );
+        assert_eq!(
+            al(&[&file("a:100000:65536\n"), &file("b:165536:65536\n")], &[]),
+            Some(231_072)
+        );
+        assert_eq!(al(&[&file("")], &[120_000]), Some(120_001));
+    }
+
+    #[test]
+    fn growing_extends_in_place_or_moves_whole() {
+        let f = file("me:100000:65536\nother:300000:65536\n");
+        // The user's own range does not block its own growth.
+        assert_eq!(
+            allocate(&[&f], "me", None, 131_072, &[], B, Some(100_000)),
+            Some(100_000)
+        );
+        let f = file("me:100000:65536\nother:165536:65536\n");
+        assert_eq!(
+            allocate(&[&f], "me", None, 131_072, &[], B, Some(100_000)),
+            Some(231_072)
+        );
+    }
+
+    #[test]
+    fn allocation_stays_in_bounds_and_never_overflows() {
+        let f = file(&format!("a:100000:{}\n", u32::MAX - 100_000));
+        assert_eq!(
+            allocate(&[&f], "me", None, 65536, &[], (100_000, u32::MAX), None),
+            None
+        );
+        assert_eq!(
+            allocate(
+                &[&file("")],
+                "me",
+                None,
+                65536,
+                &[],
+                (100_000, 165_534),
+                None
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn own_overlaps_are_found() {
+        let f = file("me:100000:131072\nme:100000:65536\n1000:300000:10\n");
+        assert_eq!(f.own_overlaps("me", Some(1000)).len(), 1);
+        assert!(file("me:1:2\nme:3:4\n").own_overlaps("me", None).is_empty());
+    }
+
+    #[test]
+    fn rewrite_keeps_other_lines_byte_for_byte() {
+        let text = "# keep\nalice:100000:65536\nme:165536:65536\n1000:500000:5\nbroken line\nbob:231072:65536";
+        assert_eq!(
+            with_only_range(text, "me", 1000, 165_536, 131_072),
+            "# keep\nalice:100000:65536\nbroken line\nbob:231072:65536\nme:165536:131072\n"
+        );
+        assert_eq!(with_only_range("", "me", 1, 2, 3), "me:2:3\n");
+    }
+}
