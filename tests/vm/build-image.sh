@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Builds, or reuses, the Debian 12 image that the real-host VM suite boots.
+# Builds, or reuses, the Debian image that the real-host VM suite boots: Debian 12 (bookworm) by
+# default, or Debian 13 (trixie) with GW_VM_RELEASE=trixie (`12` and `13` are accepted too).
 #
-#   tests/vm/build-image.sh              build if needed; print the image directory on stdout
-#   tests/vm/build-image.sh --print-dir  only print where the image is (or would be)
-#   tests/vm/build-image.sh --check      exit 0 if the image is already built, 1 if not
+#   tests/vm/build-image.sh                  build if needed; print the image directory on stdout
+#   tests/vm/build-image.sh --print-dir      only print where the image is (or would be)
+#   tests/vm/build-image.sh --check          exit 0 if the image is already built, 1 if not
+#   tests/vm/build-image.sh --print-release  only print the release's codename (bookworm, trixie)
 #
-# The image lives in $GW_VM_CACHE/<hash> (default /var/tmp/groundwork-vm), where <hash> is the
-# sha256 of this script and of the package lists in packages/: editing either builds a new one,
-# and a second run reuses it. It holds vmlinuz, initrd.img, base.qcow2 (read-only: every VM
-# runs on a throw-away overlay of it), the test key id_ed25519 and a manifest.
+# The image lives in $GW_VM_CACHE/<release>-<hash> (default /var/tmp/groundwork-vm), where <hash>
+# is the sha256 of the release, this script and the package lists in packages/: editing either
+# builds a new one, a second run reuses it, and each release has its own image beside the others.
+# It holds vmlinuz, initrd.img, base.qcow2 (read-only: every VM runs on a throw-away overlay of
+# it), the test key id_ed25519 and a manifest.
 #
 # Needs root, debootstrap, mkfs.ext4 (with -d), qemu-img, apt-ftparchive and ssh-keygen, and the
 # Debian mirror that the host's apt already uses. Logs go to stderr and to build.log.
@@ -16,7 +19,21 @@ set -euo pipefail
 
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE_ROOT=${GW_VM_CACHE:-/var/tmp/groundwork-vm}
-SUITE=bookworm
+
+# release_codename NAME: the Debian codename for NAME (a codename or a version); empty means the
+# default, bookworm. The same package lists and steps build both releases.
+release_codename() {
+  case "${1:-bookworm}" in
+    bookworm | 12) echo bookworm ;;
+    trixie | 13) echo trixie ;;
+    *) return 1 ;;
+  esac
+}
+
+SUITE=$(release_codename "${GW_VM_RELEASE:-}") || {
+  echo "build-image: GW_VM_RELEASE must be bookworm, trixie, 12 or 13, not '$GW_VM_RELEASE'" >&2
+  exit 64
+}
 # Sparse: the qcow2 only grows with what is written. Room for k3s and its images later.
 DISK_SIZE=8G
 # The initrd only has to find an ext4 root on virtio: 6.5 MB instead of 35 MB, and a faster
@@ -27,7 +44,8 @@ INITRD_MODULES=(virtio_pci virtio_blk virtio_net ext4 crc32c_generic)
 UNITS_TO_MASK=(apt-daily.timer apt-daily-upgrade.timer apt-daily.service apt-daily-upgrade.service
   dpkg-db-backup.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer
   systemd-timesyncd.service systemd-networkd-wait-online.service)
-# How many other image versions to keep in the cache (another branch may still want them).
+# How many other image versions of the same release to keep in the cache (another branch may
+# still want them); the other releases keep theirs.
 KEEP_OLD_IMAGES=1
 
 log() { printf '[build-image %s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -40,11 +58,13 @@ die() {
 read_list() { sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$1"; }
 
 image_hash() {
-  cat "$VM_DIR/build-image.sh" "$VM_DIR/packages/base.txt" "$VM_DIR/packages/localrepo.txt" |
-    sha256sum | cut -c1-16
+  {
+    echo "release=$SUITE"
+    cat "$VM_DIR/build-image.sh" "$VM_DIR/packages/base.txt" "$VM_DIR/packages/localrepo.txt"
+  } | sha256sum | cut -c1-16
 }
 
-image_dir() { echo "$CACHE_ROOT/$(image_hash)"; }
+image_dir() { echo "$CACHE_ROOT/$SUITE-$(image_hash)"; }
 
 is_built() { [[ -f "$1/.complete" ]]; }
 
@@ -101,8 +121,8 @@ BUILD_DIR=""
 cleanup_build() {
   umount_chroot
   if [[ -n "$BUILD_DIR" && -d "$BUILD_DIR" ]]; then
-    cp -f "$BUILD_DIR/build.log" "$CACHE_ROOT/failed-build.log" 2>/dev/null &&
-      log "build failed; its log is in $CACHE_ROOT/failed-build.log"
+    cp -f "$BUILD_DIR/build.log" "$CACHE_ROOT/failed-build-$SUITE.log" 2>/dev/null &&
+      log "build failed; its log is in $CACHE_ROOT/failed-build-$SUITE.log"
     if grep -q " $BUILD_DIR/" /proc/mounts; then
       log "NOT removing $BUILD_DIR: something is still mounted below it"
     else
@@ -226,9 +246,12 @@ write_manifest() {
   } >"$out/manifest"
 }
 
-# Old image versions and builds that died half-way; a live build of another process keeps its dir.
+# Old image versions of this release and builds that died half-way; a live build of another
+# process keeps its dir, and the other releases keep their images.
 prune_cache() {
-  local current=$1 d pid n=0
+  local current=$1 d pid n=0 mine="$SUITE-[0-9a-f]{16}"
+  # Before the release was part of the key, every image was bookworm's, named by its hash alone.
+  [[ "$SUITE" != bookworm ]] || mine="(bookworm-)?[0-9a-f]{16}"
   for d in "$CACHE_ROOT"/*.build.*; do
     [[ -d "$d" ]] || continue
     pid=${d##*.}
@@ -242,7 +265,7 @@ prune_cache() {
       chmod -R u+w "$d"
       rm -rf --one-file-system "$d"
     fi
-  done < <(find "$CACHE_ROOT" -mindepth 1 -maxdepth 1 -type d -regex '.*/[0-9a-f]\{16\}' -printf '%T@ %p\n' |
+  done < <(find "$CACHE_ROOT" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended -regex ".*/$mine" -printf '%T@ %p\n' |
     sort -rn | cut -d' ' -f2-)
 }
 
@@ -254,7 +277,7 @@ build_image() {
   trap 'exit 130' INT TERM
   mkdir -p "$BUILD_DIR"
   rootfs="$BUILD_DIR/rootfs"
-  log "building $out (log: $BUILD_DIR/build.log)"
+  log "building $out, Debian $SUITE (log: $BUILD_DIR/build.log)"
 
   ssh-keygen -q -t ed25519 -N '' -C groundwork-vm-test -f "$BUILD_DIR/id_ed25519"
   run_debootstrap "$rootfs" "$mirror"
@@ -291,8 +314,12 @@ main() {
       is_built "$out"
       return
       ;;
+    --print-release)
+      echo "$SUITE"
+      return
+      ;;
     "") ;;
-    *) die "unknown argument: $1 (use --print-dir or --check)" ;;
+    *) die "unknown argument: $1 (use --print-dir, --check or --print-release)" ;;
   esac
   if is_built "$out"; then
     log "reusing $out"
