@@ -4,7 +4,7 @@
 # A scenario runs in its own bash process and does:
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-#   vm_start main                                    # a fresh, booted Debian 12 VM
+#   vm_start main                                    # a fresh, booted Debian VM
 #   vm_copy main "$GW_BIN_DIR/groundwork" /usr/local/bin/groundwork
 #   out=$(vm_ssh main 'groundwork plan /root/lab.yaml') || rc=$?
 #   assert_contains "plan output" "$out" "subids"
@@ -15,13 +15,18 @@
 # shell is killed outright, qemu still dies with it (setpriv --pdeathsig), and run-suite.sh
 # sweeps up whatever is left. Call vm_start from the scenario's main shell, never in $(...).
 #
+# The guests run Debian 12 (bookworm) by default, or Debian 13 (trixie) with GW_VM_RELEASE=trixie
+# (or 12, 13); GW_VM_RELEASE holds the codename once this file is sourced. Scenarios assert on what
+# the guest itself reports, not on a fixed release.
+#
 # Each VM is a throw-away copy-on-write overlay. By default it is restored from a live snapshot
 # of an already booted guest (about 4 s to SSH under TCG, against about a minute for a boot); the
 # snapshot is made on first use and kept beside the image. GW_VM_SNAPSHOTS=0 boots instead.
 #
-# Settings (environment): GROUNDWORK_BIN_DIR (target/release), GW_VM_ACCEL (auto|tcg|kvm),
-# GW_VM_MEM (2048), GW_VM_CPUS (2), GW_VM_BOOT_TIMEOUT (300 s), GW_VM_SNAPSHOTS (1),
-# GW_VM_ARTIFACTS (target/vm-artifacts), GW_VM_IMAGE_DIR (from build-image.sh).
+# Settings (environment): GW_VM_RELEASE (bookworm), GROUNDWORK_BIN_DIR (target/release),
+# GW_VM_ACCEL (auto|tcg|kvm), GW_VM_MEM (2048), GW_VM_CPUS (2), GW_VM_BOOT_TIMEOUT (300 s),
+# GW_VM_SNAPSHOTS (1), GW_VM_ARTIFACTS (target/vm-artifacts; each scenario's evidence goes to
+# <release>/<scenario>/ below it), GW_VM_IMAGE_DIR (from build-image.sh, for GW_VM_RELEASE).
 
 if [[ -z "${GW_VM_LIB_SOURCED:-}" ]]; then
 GW_VM_LIB_SOURCED=1
@@ -31,7 +36,10 @@ GW_REPO=$(cd "$GW_VM_DIR/../.." && pwd)
 # shellcheck disable=SC2034 # for the scenarios
 GW_BIN_DIR=${GROUNDWORK_BIN_DIR:-$GW_REPO/target/release}
 GW_SCENARIO=${GW_SCENARIO:-$(basename "$0" .sh)}
-GW_ARTIFACTS=${GW_VM_ARTIFACTS:-$GW_REPO/target/vm-artifacts}/$GW_SCENARIO
+# The codename (bookworm or trixie), however GW_VM_RELEASE spelled it; build-image.sh knows them.
+GW_VM_RELEASE=$("$GW_VM_DIR/build-image.sh" --print-release) || exit 64
+export GW_VM_RELEASE
+GW_ARTIFACTS=${GW_VM_ARTIFACTS:-$GW_REPO/target/vm-artifacts}/$GW_VM_RELEASE/$GW_SCENARIO
 GW_VM_MEM=${GW_VM_MEM:-2048}
 GW_VM_CPUS=${GW_VM_CPUS:-2}
 # Measured under TCG on 2 cores: 35-85 s from power-on to SSH; slack for a loaded CI machine.
@@ -50,7 +58,7 @@ GW_VM_T0=$SECONDS
 # ---------------------------------------------------------------------------------------------
 # Logging and assertions. Every assertion prints what it checked; a failed one ends the scenario.
 
-vm_log() { printf '[%s +%ds] %s\n' "$GW_SCENARIO" "$((SECONDS - GW_VM_T0))" "$*" >&2; }
+vm_log() { printf '[%s/%s +%ds] %s\n' "$GW_VM_RELEASE" "$GW_SCENARIO" "$((SECONDS - GW_VM_T0))" "$*" >&2; }
 
 fail() {
   printf 'FAIL: %s\n' "$*" >&2
@@ -109,12 +117,17 @@ require_groundwork() {
 # ---------------------------------------------------------------------------------------------
 # Image, accelerator and the qemu command line.
 
-# Builds the image if needed. In the main shell: the answer must outlive this call.
+# Builds the image if needed. In the main shell: the answer must outlive this call. An image
+# handed down in GW_VM_IMAGE_DIR must be of the release asked for.
 vm__resolve_image() {
+  local built
   if [[ -z "${GW_VM_IMAGE_DIR:-}" ]]; then
-    GW_VM_IMAGE_DIR=$("$GW_VM_DIR/build-image.sh") || fail "the VM image could not be built"
+    GW_VM_IMAGE_DIR=$("$GW_VM_DIR/build-image.sh") || fail "the $GW_VM_RELEASE VM image could not be built"
     export GW_VM_IMAGE_DIR
   fi
+  built=$(kv_get "$(cat "$GW_VM_IMAGE_DIR/manifest" 2>/dev/null)" suite)
+  [[ "$built" == "$GW_VM_RELEASE" ]] ||
+    fail "the image $GW_VM_IMAGE_DIR is Debian '${built:-?}', but GW_VM_RELEASE is $GW_VM_RELEASE"
 }
 
 vm_image_dir() {
@@ -463,9 +476,9 @@ vm__booted_snapshot_dir() {
   echo "$img/snap-$(vm__machine_signature "$img")"
 }
 
-# Shared by the scenarios of one run-suite.sh run; a scenario run on its own keeps them until it
-# exits.
-vm__suite_snapshot_dir() { echo "${GW_VM_SUITE_DIR:-$GW_VM_RUN}/snapshots/$1"; }
+# Shared by the scenarios of one release in one run-suite.sh run; a scenario run on its own keeps
+# them until it exits.
+vm__suite_snapshot_dir() { echo "${GW_VM_SUITE_DIR:-$GW_VM_RUN}/snapshots/$GW_VM_RELEASE/$1"; }
 
 # The booted snapshot, made once per image and qemu command line, beside the image.
 vm__ensure_booted_snapshot() {

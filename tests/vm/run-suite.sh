@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
-# The real-host suite: each scenario in tests/vm/scenarios/NN-name.sh runs against real Debian 12
-# VMs under qemu, one scenario (and one VM) at a time.
+# The real-host suite: each scenario in tests/vm/scenarios/NN-name.sh runs against real Debian VMs
+# under qemu, one scenario (and one VM) at a time: Debian 12 (bookworm) by default, or the releases
+# asked for, one after the other.
 #
-#   tests/vm/run-suite.sh                   every scenario
+#   tests/vm/run-suite.sh                   every scenario, on bookworm
 #   tests/vm/run-suite.sh 10-fresh-plan 20  a subset: full names, or number prefixes
+#   GW_VM_RELEASE=trixie tests/vm/run-suite.sh 10 20    on Debian 13 instead (12 and 13 work too)
+#   GW_VM_RELEASES="bookworm trixie" tests/vm/run-suite.sh 10 20   each release in turn
+#   GW_VM_RELEASES="bookworm trixie" GW_VM_TRIXIE_SCENARIOS="10 20 30 40 50 90" tests/vm/run-suite.sh
+#                                           everything on bookworm, those six on trixie
+#
+# GW_VM_RELEASES (default: GW_VM_RELEASE, else bookworm) lists the releases; each gets its own
+# image, booted snapshot and `applied` snapshot. A release runs the scenarios in
+# GW_VM_<RELEASE>_SCENARIOS (the codename in capitals) when that is set, else the ones named on the
+# command line, else all of them. Summary lines and artifacts are named <release>/<scenario>.
 #
 # Expects built binaries in target/release (or $GROUNDWORK_BIN_DIR): groundwork, and
 # groundwork-helper once it exists. Builds or reuses the VM image (build-image.sh) and the booted
 # snapshot first. A scenario exits 0 (PASS), 77 (SKIP: what it needs does not exist yet) or
 # anything else (FAIL); each runs under a timeout: GW_VM_SCENARIO_TIMEOUT (900 s), or the
 # scenario's own `# suite-timeout: SECONDS` line for the long ones. Logs and, on
-# failure, the console and journal of its VMs are in target/vm-artifacts/<scenario>/.
+# failure, the console and journal of its VMs are in target/vm-artifacts/<release>/<scenario>/.
 # The last line is `vm-suite: N passed, N failed`; the exit code is 1 when anything failed.
 #
 # Where a real VM cannot run here at all (not root, no qemu or debootstrap), it says so in one
@@ -62,10 +72,36 @@ select_scenarios() {
   done
 }
 
+# The releases to run, as codenames, in order and each once.
+select_releases() {
+  local r codename seen=" "
+  for r in ${GW_VM_RELEASES:-${GW_VM_RELEASE:-bookworm}}; do
+    codename=$(GW_VM_RELEASE=$r "$VM_DIR/build-image.sh" --print-release) || return 1
+    [[ "$seen" == *" $codename "* ]] && continue
+    seen+="$codename "
+    echo "$codename"
+  done
+}
+
+# The scenario files of one release: GW_VM_<RELEASE>_SCENARIOS, else the command line's.
+select_release_scenarios() {
+  local release=$1 var
+  shift
+  var="GW_VM_${release^^}_SCENARIOS"
+  if [[ -n "${!var:-}" ]]; then
+    # shellcheck disable=SC2086 # a list of names
+    select_scenarios ${!var}
+  else
+    select_scenarios "$@"
+  fi
+}
+
 PASSED=0
 FAILED=0
 SKIPPED=0
 SUMMARY=()
+# 0 when the current release's booted snapshot failed: its scenarios boot their VMs.
+RELEASE_SNAPSHOTS=1
 # Ctrl-C reaches the scenario first; its trap stops its VMs and exits 130, and we stop there.
 INTERRUPTED=0
 
@@ -76,58 +112,80 @@ record() {
     SKIP) SKIPPED=$((SKIPPED + 1)) ;;
     *) FAILED=$((FAILED + 1)) ;;
   esac
-  SUMMARY+=("$(printf '%-4s %-32s %5ds' "$verdict" "$name" "$secs")")
+  SUMMARY+=("$(printf '%-4s %-40s %5ds' "$verdict" "$name" "$secs")")
   printf '==== %s %s (%ds)\n' "$verdict" "$name" "$secs"
 }
 
-# The image and the booted snapshot, timed apart from the scenarios. A failed snapshot is not
-# fatal: the scenarios then boot their VMs (slower, same result).
+# The image and the booted snapshot of the release in GW_VM_RELEASE, timed apart from the
+# scenarios. A failed snapshot is not fatal: that release's scenarios then boot their VMs (slower,
+# same result).
 prepare() {
   local t0=$SECONDS
-  echo "==== preparing the VM image"
+  echo "==== preparing the $GW_VM_RELEASE VM image"
   if ! GW_VM_IMAGE_DIR=$("$VM_DIR/build-image.sh"); then
-    record FAIL image-build $((SECONDS - t0))
+    record FAIL "$GW_VM_RELEASE/image-build" $((SECONDS - t0))
     return 1
   fi
   export GW_VM_IMAGE_DIR
   echo "image: $GW_VM_IMAGE_DIR ready after $((SECONDS - t0)) s"
-  [[ "${GW_VM_SNAPSHOTS:-1}" != 0 ]] || return 0
+  RELEASE_SNAPSHOTS=${GW_VM_SNAPSHOTS:-1}
+  [[ "$RELEASE_SNAPSHOTS" != 0 ]] || return 0
   t0=$SECONDS
   if GW_SCENARIO=prepare-snapshot bash -c 'source "$1/lib.sh"; vm_prepare_snapshot' _ "$VM_DIR"; then
     echo "booted snapshot ready after $((SECONDS - t0)) s"
   else
-    echo "==== BOOTED SNAPSHOT FAILED: scenarios will boot their VMs instead (see $ARTIFACTS/prepare-snapshot)"
-    export GW_VM_SNAPSHOTS=0
+    echo "==== BOOTED SNAPSHOT FAILED: scenarios will boot their VMs instead (see $ARTIFACTS/$GW_VM_RELEASE/prepare-snapshot)"
+    RELEASE_SNAPSHOTS=0
   fi
 }
 
 run_scenario() {
-  local file=$1 name rc t0=$SECONDS limit
+  local file=$1 name rc t0=$SECONDS limit label log
   name=$(basename "$file" .sh)
+  label=$GW_VM_RELEASE/$name
+  log=$ARTIFACTS/$label/output.log
   limit=$(sed -n 's/^# suite-timeout: *\([0-9][0-9]*\)$/\1/p' "$file" | head -n 1)
   limit=${limit:-$SCENARIO_TIMEOUT}
-  rm -rf "${ARTIFACTS:?}/$name"
-  mkdir -p "$ARTIFACTS/$name"
-  echo "==== RUN  $name"
+  rm -rf "${ARTIFACTS:?}/$label"
+  mkdir -p "$ARTIFACTS/$label"
+  echo "==== RUN  $label"
   set +e
   # --foreground: Ctrl-C still reaches the scenario, whose trap stops its VMs.
-  GW_SCENARIO=$name timeout --foreground -k 30 "$limit" bash "$file" 2>&1 |
-    tee "$ARTIFACTS/$name/output.log"
+  GW_SCENARIO=$name GW_VM_SNAPSHOTS=$RELEASE_SNAPSHOTS timeout --foreground -k 30 "$limit" bash "$file" 2>&1 |
+    tee "$log"
   rc=${PIPESTATUS[0]}
   set -e
   # A scenario killed outright leaves its qemu to us.
   vm_kill_all_below "$GW_VM_SUITE_DIR"
   case "$rc" in
-    0) record PASS "$name" $((SECONDS - t0)) ;;
-    "$EXIT_SKIP") record SKIP "$name" $((SECONDS - t0)) ;;
-    124) record FAIL "$name (timed out after ${limit}s)" $((SECONDS - t0)) ;;
+    0) record PASS "$label" $((SECONDS - t0)) ;;
+    "$EXIT_SKIP") record SKIP "$label" $((SECONDS - t0)) ;;
+    124) record FAIL "$label (timed out after ${limit}s)" $((SECONDS - t0)) ;;
     130)
-      record FAIL "$name (interrupted)" $((SECONDS - t0))
+      record FAIL "$label (interrupted)" $((SECONDS - t0))
       INTERRUPTED=1
       ;;
-    137) record FAIL "$name (killed)" $((SECONDS - t0)) ;;
-    *) record FAIL "$name" $((SECONDS - t0)) ;;
+    137) record FAIL "$label (killed)" $((SECONDS - t0)) ;;
+    *) record FAIL "$label" $((SECONDS - t0)) ;;
   esac
+}
+
+# run_release RELEASE SCENARIO_FILE...: the image and booted snapshot of RELEASE, then each
+# scenario on it. Its suite snapshots (`applied`) go when it is done.
+run_release() {
+  local f t0=$SECONDS
+  export GW_VM_RELEASE=$1
+  shift
+  echo "==== release $GW_VM_RELEASE: $# scenario(s)"
+  unset GW_VM_IMAGE_DIR
+  if prepare; then
+    for f in "$@"; do
+      run_scenario "$f"
+      ((INTERRUPTED == 0)) || break
+    done
+  fi
+  rm -rf "${GW_VM_SUITE_DIR:?}/snapshots/$GW_VM_RELEASE"
+  echo "release $GW_VM_RELEASE: $((SECONDS - t0)) s"
 }
 
 print_summary() {
@@ -147,14 +205,20 @@ on_exit() {
 }
 
 main() {
-  local scenarios list t0=$SECONDS f
+  local releases release list t0=$SECONDS total=0 per_release=() scenarios i
   check_preconditions
-  list=$(select_scenarios "$@") || exit 1
-  mapfile -t scenarios <<<"$list"
-  [[ -n "$list" ]] || {
-    echo "run-suite: no scenarios found" >&2
-    exit 1
-  }
+  list=$(select_releases) || exit 64
+  mapfile -t releases <<<"$list"
+  # Every release's selection first: a typo fails before any VM starts.
+  for release in "${releases[@]}"; do
+    list=$(select_release_scenarios "$release" "$@") || exit 1
+    [[ -n "$list" ]] || {
+      echo "run-suite: no scenarios found for $release" >&2
+      exit 1
+    }
+    per_release+=("$list")
+    total=$((total + $(wc -l <<<"$list")))
+  done
   if [[ ! -x "$BIN_DIR/groundwork" ]]; then
     echo "==== REAL-HOST VM SUITE FAILED: $BIN_DIR/groundwork is missing (cargo build --release --bins) ===="
     echo "vm-suite: 0 passed, 1 failed"
@@ -165,18 +229,18 @@ main() {
   # For vm_kill_all_below and vm_prepare_snapshot; this shell starts no VM itself.
   # shellcheck disable=SC2034 # read by lib.sh
   GW_SCENARIO=run-suite
+  export GW_VM_RELEASE=${releases[0]}
   # shellcheck source=lib.sh
   source "$VM_DIR/lib.sh"
   trap on_exit EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
-  echo "==== real-host VM suite: ${#scenarios[@]} scenario(s), binaries from $BIN_DIR"
-  if prepare; then
-    for f in "${scenarios[@]}"; do
-      run_scenario "$f"
-      ((INTERRUPTED == 0)) || break
-    done
-  fi
+  echo "==== real-host VM suite: $total scenario run(s) on ${releases[*]}, binaries from $BIN_DIR"
+  for i in "${!releases[@]}"; do
+    mapfile -t scenarios <<<"${per_release[i]}"
+    run_release "${releases[i]}" "${scenarios[@]}"
+    ((INTERRUPTED == 0)) || break
+  done
   echo "total: $((SECONDS - t0)) s"
   print_summary
   ((INTERRUPTED == 0)) || exit 130
