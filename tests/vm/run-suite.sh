@@ -140,7 +140,7 @@ prepare() {
 }
 
 run_scenario() {
-  local file=$1 name rc t0=$SECONDS limit label log
+  local file=$1 name rc t0=$SECONDS limit label log panics
   name=$(basename "$file" .sh)
   label=$GW_VM_RELEASE/$name
   log=$ARTIFACTS/$label/output.log
@@ -157,6 +157,9 @@ run_scenario() {
   set -e
   # A scenario killed outright leaves its qemu to us.
   vm_kill_all_below "$GW_VM_SUITE_DIR"
+  # Guests restarted after a kernel panic (lib.sh's boot waits) show in the summary.
+  panics=$(grep -c 'KERNEL PANIC: restarting' "$log" || true)
+  ((panics == 0)) || label+=" ($panics kernel panic, restarted)"
   case "$rc" in
     0) record PASS "$label" $((SECONDS - t0)) ;;
     "$EXIT_SKIP") record SKIP "$label" $((SECONDS - t0)) ;;
