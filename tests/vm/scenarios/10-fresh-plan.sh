@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# A fresh Debian 12 host, as root: `groundwork plan` of the lab spec exits 2 and lists every change
+# A fresh Debian host, as root: `groundwork plan` of the lab spec exits 2 and lists every change
 # the host needs (packages, account, subids, sysctls, delegation, linger, the k3s unit), nothing is
 # blocked, the human and JSON plans agree, and planning changes nothing. `groundwork facts` reports
-# what the guest itself says about its kernel, cgroups, systemd and packages.
+# what the guest itself says about its kernel, cgroups, systemd, packages and release (its own
+# /etc/os-release, which must also name the release the suite asked for: GW_VM_RELEASE).
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -48,6 +49,7 @@ host_state >state.after
 stat -fc %T /sys/fs/cgroup >cgroup_fs
 cat /sys/fs/cgroup/cgroup.controllers >controllers
 uname -r >uname
+(. /etc/os-release && echo "$ID $VERSION_ID" >os_release && echo "${VERSION_CODENAME:-}" >os_codename)
 systemctl is-system-running >system_state 2>&1
 python3 - >json_checks <<'PY'
 import json
@@ -103,6 +105,7 @@ jv() { sed -n "s/^$1=//p" "$EVIDENCE/json_checks" | head -n 1; }
 vm_log "plan took $(ev plan.secs) s, facts $(ev facts.secs) s in the guest"
 
 # The guest is the host we claim to test.
+assert_eq "guest release (VERSION_CODENAME in /etc/os-release)" "$GW_VM_RELEASE" "$(ev os_codename)"
 assert_eq "guest /sys/fs/cgroup filesystem" cgroup2fs "$(ev cgroup_fs)"
 assert_eq "guest systemd state" running "$(ev system_state)"
 
@@ -154,7 +157,7 @@ assert_eq "facts: systemd running" True "$(jv facts.systemd_running)"
 assert_eq "facts: kernel release = uname -r" "$(ev uname)" "$(jv facts.kernel_release)"
 assert_eq "facts: root controllers = /sys/fs/cgroup/cgroup.controllers" \
   "$(tr ' ' '\n' <"$EVIDENCE/controllers" | sort | xargs)" "$(jv facts.root_controllers)"
-assert_eq "facts: OS" "debian 12" "$(jv facts.os)"
+assert_eq "facts: OS = ID and VERSION_ID of the guest's /etc/os-release" "$(ev os_release)" "$(jv facts.os)"
 assert_eq "facts: installed packages (none yet)" \
   "dbus-user-session:None fuse-overlayfs:None slirp4netns:None uidmap:None" "$(jv facts.installed)"
 assert_eq "facts: account k3s exists" False "$(jv facts.account_exists)"

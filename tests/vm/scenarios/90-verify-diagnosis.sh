@@ -9,7 +9,8 @@
 #   tun         tun unloaded and blocked from loading (a bare `rmmod tun` is not enough: opening
 #               /dev/net/tun loads it again)
 #   delegation  the drop-in removed and the user manager restarted: Debian's default delegation
-#               (cpu memory pids) lacks cpuset and io; `groundwork apply` repairs it
+#               (cpu memory pids, on 12 and 13 alike) lacks cpuset and io; `groundwork apply`
+#               repairs it
 #   ip_forward  net.ipv4.ip_forward=0: the k3s stand-in exits with k3s's fatal sysctl message, so
 #               the cluster stage (`verify --timeout 20s`) fails and the diagnosis reads the
 #               journal; `groundwork apply` restores the sysctl and restarts the failed unit
