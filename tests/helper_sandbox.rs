@@ -791,12 +791,10 @@ fn persist_sysctls_may_not_remove_a_key_for_a_user_but_root_may() {
     assert_eq!(sb.stat(file), Some((0o644, 0, 0)));
 }
 
-/// OPEN DEFECT (src/privileged/verbs.rs, persist_sysctls): a user's request must repeat every
-/// key of the file (no removals), and each repeated key goes through the policy check even when
-/// its value stays as it is. Once root has persisted a key users may not set (here
-/// ip_unprivileged_port_start, which root may), no user can persist anything any more, even
-/// leaving root's line untouched. set_sysctl, by contrast, answers "already" for an unchanged
-/// value before the policy check. Expected: keys whose value does not change pass.
+/// A user's request repeats every key of the sysctl file (no removals); a key kept at the value
+/// root persisted is no change, and must not go through the policy check: otherwise, once root
+/// has persisted a key users may not set, no user could persist anything any more. (Found by
+/// this test, then fixed in src/privileged/verbs.rs.)
 #[test]
 fn a_user_may_keep_a_key_root_persisted_at_its_value() {
     let sb = sandbox_or_skip!();
@@ -823,12 +821,10 @@ fn a_user_may_keep_a_key_root_persisted_at_its_value() {
     assert!(file.contains("vm.max_map_count = 262144\n"), "{file}");
 }
 
-/// OPEN DEFECT (src/privileged/verbs.rs, persist_sysctls): a raise-only limit is compared only
-/// with the value in groundwork's sysctl file, not with what the host has. With no line for it
-/// there, a user persists user.max_user_namespaces = 1024, far below the running value (the
-/// kernel's default is thousands): at the next boot the host-wide limit drops for every user,
-/// which the README rules out ("limits may only be raised"; set_sysctl refuses the same value).
-/// Expected: refused, as set_sysctl refuses it, and the file unchanged.
+/// A raise-only limit may not be persisted below what the host runs, even when groundwork's file
+/// has no line for it: a persisted user.max_user_namespaces = 1024 would lower the host-wide
+/// limit for every user at the next boot, which set_sysctl refuses and the README rules out.
+/// (Found by this test, then fixed in src/privileged/verbs.rs.)
 #[test]
 fn a_persisted_limit_cannot_lower_what_the_host_has() {
     let sb = sandbox_or_skip!();
