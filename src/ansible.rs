@@ -1,9 +1,15 @@
-//! groundwork as an Ansible module. Ansible's protocol for non-Python modules: the module gets
-//! the path of a JSON file with its arguments (the module file says WANT_JSON), and prints one
-//! JSON object with `changed`, `failed`, `msg` and, in diff mode, `diff`. Check mode plans only.
+//! groundwork as an Ansible module: a front end over the same engine as the command line.
+//! Ansible's protocol for non-Python modules: the module gets the path of a JSON file with its
+//! arguments (the module file says WANT_JSON), and prints one JSON object with `changed`,
+//! `failed`, `msg` and, in diff mode, `diff`. Check mode plans only.
 
-use crate::apply::{execute, lock, privilege::Privilege};
-use crate::host_root::HostRoot;
+use crate::authority::Executor;
+use crate::engine::events::{Event, FnSink};
+use crate::engine::host_ops::LiveHost;
+use crate::engine::lock::Wait;
+use crate::engine::privilege::{DEFAULT_HELPER, Privilege};
+use crate::engine::{self, ApplyOptions, ApplyStatus, StepOutcome, Target};
+use crate::host::HostRoot;
 use crate::plan::Plan;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -29,18 +35,25 @@ struct Args {
 }
 
 fn default_helper() -> String {
-    crate::apply::privilege::DEFAULT_HELPER.into()
+    DEFAULT_HELPER.into()
 }
 
 fn diff_of(plan: &Plan) -> Vec<Value> {
+    let line = |s: &str| {
+        if s.ends_with('\n') {
+            s.to_string()
+        } else {
+            format!("{s}\n")
+        }
+    };
     plan.items
         .iter()
         .map(|i| {
             json!({
-                "before_header": format!("{} ({})", i.id, i.resource.name()),
-                "after_header": format!("{} ({})", i.id, i.resource.name()),
-                "before": i.before.clone().map(|b| if b.ends_with('\n') { b } else { format!("{b}\n") }).unwrap_or_default(),
-                "after": i.after.clone().map(|a| if a.ends_with('\n') { a } else { format!("{a}\n") }).unwrap_or_else(|| format!("{}\n", i.summary)),
+                "before_header": format!("{} ({})", i.id, i.resource),
+                "after_header": format!("{} ({})", i.id, i.resource),
+                "before": i.before.as_deref().map(line).unwrap_or_default(),
+                "after": i.after.as_deref().map(line).unwrap_or_else(|| line(&i.summary)),
             })
         })
         .collect()
@@ -48,6 +61,20 @@ fn diff_of(plan: &Plan) -> Vec<Value> {
 
 fn failed(msg: String) -> (i32, Value) {
     (1, json!({"changed": false, "failed": true, "msg": msg}))
+}
+
+fn blocked_msg(plan: &Plan) -> String {
+    let blocked: Vec<String> = plan
+        .blocked()
+        .map(|i| {
+            format!(
+                "{} (fix: {})",
+                i.summary,
+                i.manual_fix.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    format!("blocked: {}", blocked.join("; "))
 }
 
 /// Runs the module; returns the exit code and the JSON result.
@@ -73,107 +100,112 @@ pub async fn run(args_file: &std::path::Path) -> (i32, Value) {
             "{e}; as root, groundwork applies only a spec that root alone can change"
         ));
     }
-    let (spec, source) = match crate::target::load(Some(&args.spec), args.user.as_deref()) {
+    let (spec, source) = match crate::spec::choose(Some(&args.spec), args.user.as_deref()) {
         Ok(x) => x,
         Err(e) => return failed(format!("invalid spec: {e}")),
     };
     let root = HostRoot::new("/");
-    let _lock = match lock::acquire(true) {
-        Ok(l) => l,
-        Err(lock::LockError::Busy(p)) => {
-            return failed(format!("{} is held by another run", p.display()));
-        }
-        Err(lock::LockError::Io(e)) => return failed(e),
+    let target = Target {
+        root: &root,
+        spec: &spec,
+        source: &source,
+        executor: Executor::Auto,
     };
-    let (plan, _) =
-        match crate::cli::make_plan(&root, &spec, &source, crate::facts::Executor::Auto).await {
-            Ok(x) => x,
-            Err(_) => {
-                return failed(
-                    "observing the host failed; run `groundwork plan` on it for details".into(),
-                );
-            }
-        };
-    let mut result = json!({"changed": false, "failed": false});
-    if args.diff {
-        result["diff"] = Value::Array(diff_of(&plan));
-    }
-    let blocked: Vec<String> = plan
-        .blocked()
-        .map(|i| {
-            format!(
-                "{} (fix: {})",
-                i.summary,
-                i.manual_fix.as_deref().unwrap_or("")
-            )
-        })
-        .collect();
-    if !blocked.is_empty() {
-        result["failed"] = json!(true);
-        result["msg"] = json!(format!("blocked: {}", blocked.join("; ")));
-        return (1, result);
-    }
-    if plan.is_empty() {
-        result["msg"] = json!("in sync");
-        return (0, result);
-    }
     if args.check_mode {
-        result["changed"] = json!(true);
-        result["msg"] = json!(format!("{} change(s) pending", plan.changes().count()));
+        let planned = match engine::plan(&target).await {
+            Ok(p) => p,
+            Err(e) => return failed(e.to_string()),
+        };
+        let plan = planned.plan;
+        let mut result = json!({"changed": !plan.is_empty(), "failed": false});
+        if args.diff {
+            result["diff"] = Value::Array(diff_of(&plan));
+        }
+        if plan.blocked().next().is_some() {
+            result["failed"] = json!(true);
+            result["msg"] = json!(blocked_msg(&plan));
+            return (1, result);
+        }
+        result["msg"] = json!(if plan.is_empty() {
+            "in sync".to_string()
+        } else {
+            format!("{} change(s) pending", plan.changes().count())
+        });
         return (0, result);
     }
-    let outcomes = execute(&plan, &spec, &Privilege::detect(&args.helper), |_| ());
-    let changed = outcomes.iter().any(|o| o.changed);
-    result["changed"] = json!(changed);
-    result["steps"] = serde_json::to_value(&outcomes).unwrap_or(Value::Null);
-    if let Some(bad) = outcomes.iter().find(|o| !o.ok) {
-        result["failed"] = json!(true);
-        result["msg"] = json!(format!("{}: {}", bad.summary, bad.msg));
-        return (1, result);
+    let mut host = LiveHost {
+        privilege: Privilege::detect(&args.helper),
+        progress: false,
+    };
+    let opts = ApplyOptions {
+        lock: Wait::Forever,
+        saved: None,
+        verify: args.verify.then_some(crate::engine::verify::Options {
+            skip_cluster: !spec.unit.running,
+            timeout: None,
+        }),
+    };
+    let mut steps: Vec<StepOutcome> = Vec::new();
+    let mut sink = FnSink(|e: Event<'_>| {
+        if let Event::StepFinished { outcome, .. } = e {
+            steps.push(outcome.clone());
+        }
+    });
+    let report = match engine::apply(&target, opts, &mut host, &mut |_| true, &mut sink).await {
+        Ok(r) => r,
+        Err(e) => return failed(e.to_string()),
+    };
+    let changed = report.executed.changed() > 0;
+    let mut result = json!({"changed": changed, "failed": false, "status": report.status});
+    if args.diff {
+        result["diff"] = Value::Array(diff_of(&report.plan));
     }
-    let after =
-        match crate::cli::make_plan(&root, &spec, &source, crate::facts::Executor::Auto).await {
-            Ok((p, facts)) => {
-                if args.verify && p.is_empty() {
-                    let (spec, plan) = (spec.clone(), p.clone());
-                    let opts = crate::verify::Options {
-                        skip_cluster: !spec.unit.running,
-                        timeout: None,
-                    };
-                    match tokio::task::spawn_blocking(move || {
-                        crate::verify::run(&spec, &facts, &plan, &opts)
-                    })
-                    .await
-                    {
-                        Ok(Ok(r)) if r.healthy => {}
-                        Ok(Ok(r)) => {
-                            result["failed"] = json!(true);
-                            result["msg"] = json!(crate::verify::render(&r));
-                            return (1, result);
-                        }
-                        _ => return failed("verify could not run".into()),
-                    }
-                }
-                p
-            }
-            Err(_) => return failed("observing the host after apply failed".into()),
-        };
-    if !after.is_empty() {
+    if !steps.is_empty() {
+        result["steps"] = serde_json::to_value(&steps).unwrap_or(Value::Null);
+    }
+    let fail = |mut result: Value, msg: String| {
         result["failed"] = json!(true);
-        result["msg"] = json!(format!(
-            "not converged: {}",
-            after
-                .items
+        result["msg"] = json!(msg);
+        (1, result)
+    };
+    match report.status {
+        ApplyStatus::InSync => {
+            result["msg"] = json!("in sync");
+            (0, result)
+        }
+        ApplyStatus::Converged => {
+            result["msg"] = json!(format!(
+                "converged: {} step(s) changed the host",
+                report.executed.changed()
+            ));
+            (0, result)
+        }
+        ApplyStatus::Blocked => fail(result, blocked_msg(&report.plan)),
+        ApplyStatus::Cancelled => fail(result, "cancelled".into()),
+        ApplyStatus::Failed => {
+            let bad = report.executed.outcomes.iter().find(|o| !o.ok);
+            fail(
+                result,
+                bad.map(|o| format!("{}: {}", o.summary, o.msg))
+                    .unwrap_or_else(|| "a step failed".into()),
+            )
+        }
+        ApplyStatus::NotConverged => {
+            let items: Vec<&str> = report
+                .after
                 .iter()
+                .flat_map(|p| &p.items)
                 .map(|i| i.summary.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
-        ));
-        return (1, result);
+                .collect();
+            fail(result, format!("not converged: {}", items.join("; ")))
+        }
+        ApplyStatus::Unhealthy => {
+            let text = report
+                .verify
+                .as_ref()
+                .map(crate::render::verify::report)
+                .unwrap_or_default();
+            fail(result, text)
+        }
     }
-    result["msg"] = json!(format!(
-        "converged: {} step(s) changed the host",
-        outcomes.iter().filter(|o| o.changed).count()
-    ));
-    (0, result)
 }

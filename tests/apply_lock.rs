@@ -18,7 +18,7 @@ fn spec_file() -> tempfile::NamedTempFile {
 }
 
 fn hold_lock() -> Flock<std::fs::File> {
-    let path = groundwork::apply::lock::lock_path();
+    let path = groundwork::engine::lock::lock_path();
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -59,7 +59,13 @@ fn failed_observation_is_an_error() {
     h.remove("/var/lib/dpkg/status");
     let out = h.groundwork(&["facts", SPEC, "--output", "json"]);
     out.code(1);
-    assert!(out.stdout.is_empty());
+    // The error, as JSON; never facts.
+    assert_eq!(
+        out.json()["error"]["kind"],
+        "observation_failed",
+        "{}",
+        out.report()
+    );
     let report = out.report();
     insta::assert_snapshot!(report);
 }

@@ -82,9 +82,12 @@ case! {
         "file/etc/modules-load.d/groundwork.conf" => "update",
         "file/etc/systemd/system/user@.service.d/delegate.conf" => "update",
         "linger/k3s" => "create",
+        "linger/k3s/wait" => "run",
         "k3s/binary" => "create",
         "file/home/k3s/.config/systemd/user/k3s-rootless.service" => "create",
+        "unit/k3s-rootless.service/daemon-reload" => "run",
         "unit/k3s-rootless.service/enabled" => "update",
+        "unit/k3s-rootless.service/reset-failed" => "run",
         "unit/k3s-rootless.service/active" => "run",
     ]
 }
@@ -103,6 +106,7 @@ case! {
     |h| h.hybrid_cgroups(),
     BLOCKED, [
         "host/cgroup-v2" => "blocked",
+        "unit/k3s-rootless.service/reset-failed" => "run",
         "unit/k3s-rootless.service/active" => "run",
     ]
 }
@@ -112,6 +116,7 @@ case! {
     |h| h.legacy_cgroups(),
     BLOCKED, [
         "host/cgroup-v2" => "blocked",
+        "unit/k3s-rootless.service/reset-failed" => "run",
         "unit/k3s-rootless.service/active" => "run",
     ]
 }
@@ -193,6 +198,8 @@ case! {
     |h| h.edit("/etc/passwd", "k3s:x:1000:1000::/home/k3s:/bin/bash\n", ""),
     CHANGES, [
         "account/k3s" => "create",
+        "unit/k3s-rootless.service/wait" => "run",
+        "unit/k3s-rootless.service/reset-failed" => "run",
         "unit/k3s-rootless.service/active" => "run",
     ]
 }
@@ -205,6 +212,8 @@ case! {
     },
     BLOCKED, [
         "account/k3s" => "blocked",
+        "unit/k3s-rootless.service/wait" => "run",
+        "unit/k3s-rootless.service/reset-failed" => "run",
         "unit/k3s-rootless.service/active" => "run",
     ]
 }
@@ -214,9 +223,13 @@ case! {
     |h| h.remove(HOME),
     BLOCKED, [
         "account/k3s" => "blocked",
+        "unit/k3s-rootless.service/restart-pending" => "run",
         "file/home/k3s/.config/systemd/user/k3s-rootless.service" => "create",
+        "unit/k3s-rootless.service/daemon-reload" => "run",
         "unit/k3s-rootless.service/enabled" => "update",
+        "unit/k3s-rootless.service/reset-failed" => "run",
         "unit/k3s-rootless.service/restart" => "run",
+        "unit/k3s-rootless.service/restart-recorded" => "run",
     ]
 }
 
@@ -225,6 +238,8 @@ case! {
     |h| h.edit("/etc/passwd", "k3s:x:1000:1000:", "k3s:x:0:0:"),
     BLOCKED, [
         "account/k3s" => "blocked",
+        "unit/k3s-rootless.service/wait" => "run",
+        "unit/k3s-rootless.service/reset-failed" => "run",
         "unit/k3s-rootless.service/active" => "run",
     ]
 }
@@ -238,7 +253,13 @@ case! {
         h.edit("/etc/subgid", "k3s:100000:65536\n", "");
     },
     // k3s maps its ranges when it starts: the running unit restarts to use the new ones.
-    CHANGES, ["subids" => "create", "unit/k3s-rootless.service/restart" => "run"]
+    CHANGES, [
+        "unit/k3s-rootless.service/restart-pending" => "run",
+        "subids" => "create",
+        "unit/k3s-rootless.service/reset-failed" => "run",
+        "unit/k3s-rootless.service/restart" => "run",
+        "unit/k3s-rootless.service/restart-recorded" => "run",
+    ]
 }
 
 // Too few ids in /etc/subuid only: the range grows in place (the ids after it are free of
@@ -246,7 +267,13 @@ case! {
 case! {
     subids_too_few, converged,
     |h| h.edit("/etc/subuid", "k3s:100000:65536", "k3s:100000:1000"),
-    CHANGES, ["subids" => "update", "unit/k3s-rootless.service/restart" => "run"]
+    CHANGES, [
+        "unit/k3s-rootless.service/restart-pending" => "run",
+        "subids" => "update",
+        "unit/k3s-rootless.service/reset-failed" => "run",
+        "unit/k3s-rootless.service/restart" => "run",
+        "unit/k3s-rootless.service/restart-recorded" => "run",
+    ]
 }
 
 // The real /etc/subuid of the captured VM: usermod appended ranges that overlap.
@@ -451,8 +478,12 @@ case! {
     },
     CHANGES, [
         "file/etc/systemd/system/user@.service.d/delegate.conf" => "update",
+        "unit/k3s-rootless.service/restart-pending" => "run",
         "delegation/user-manager" => "run",
+        "delegation/user-manager/wait" => "run",
+        "unit/k3s-rootless.service/reset-failed" => "run",
         "unit/k3s-rootless.service/restart" => "run",
+        "unit/k3s-rootless.service/restart-recorded" => "run",
     ]
 }
 
@@ -472,8 +503,11 @@ case! {
     apparmor_profile_missing_where_userns_is_restricted, converged,
     |h| h.restricting_userns(),
     CHANGES, [
+        "unit/k3s-rootless.service/restart-pending" => "run",
         "file/etc/apparmor.d/usr.local.bin.k3s" => "update",
+        "unit/k3s-rootless.service/reset-failed" => "run",
         "unit/k3s-rootless.service/restart" => "run",
+        "unit/k3s-rootless.service/restart-recorded" => "run",
     ]
 }
 
@@ -490,8 +524,11 @@ case! {
         .with_apparmor_profile()
         .edit("/etc/apparmor.d/usr.local.bin.k3s", "  userns,\n", ""),
     CHANGES, [
+        "unit/k3s-rootless.service/restart-pending" => "run",
         "file/etc/apparmor.d/usr.local.bin.k3s" => "update",
+        "unit/k3s-rootless.service/reset-failed" => "run",
         "unit/k3s-rootless.service/restart" => "run",
+        "unit/k3s-rootless.service/restart-recorded" => "run",
     ]
 }
 
@@ -507,8 +544,11 @@ case! {
     k3s_missing, converged,
     |h| h.remove("/usr/local/bin/k3s"),
     CHANGES, [
+        "unit/k3s-rootless.service/restart-pending" => "run",
         "k3s/binary" => "create",
+        "unit/k3s-rootless.service/reset-failed" => "run",
         "unit/k3s-rootless.service/restart" => "run",
+        "unit/k3s-rootless.service/restart-recorded" => "run",
     ]
 }
 
@@ -516,8 +556,11 @@ case! {
     k3s_other_version, converged,
     |h| h.install_k3s("v1.30.8+k3s1"),
     CHANGES, [
+        "unit/k3s-rootless.service/restart-pending" => "run",
         "k3s/binary" => "update",
+        "unit/k3s-rootless.service/reset-failed" => "run",
         "unit/k3s-rootless.service/restart" => "run",
+        "unit/k3s-rootless.service/restart-recorded" => "run",
     ]
 }
 
@@ -527,8 +570,11 @@ case! {
         .write("/usr/local/bin/k3s", "#!/bin/sh\necho 'segmentation fault' >&2\nexit 139\n")
         .chmod("/usr/local/bin/k3s", 0o755),
     CHANGES, [
+        "unit/k3s-rootless.service/restart-pending" => "run",
         "k3s/binary" => "update",
+        "unit/k3s-rootless.service/reset-failed" => "run",
         "unit/k3s-rootless.service/restart" => "run",
+        "unit/k3s-rootless.service/restart-recorded" => "run",
     ]
 }
 
@@ -551,12 +597,12 @@ case! {
 fn k3s_is_identified_by_its_bytes_and_never_run() {
     let h = Host::converged();
     let mark = h.outside("k3s-ran");
-    let script = format!(
-        "{}touch {}\n",
-        common::k3s_standin(common::STANDIN_VERSION),
-        mark.display()
-    )
-    .replacen("case", &format!("touch {}\ncase", mark.display()), 1);
+    // The stand-in, with a first line that leaves the mark whenever it runs.
+    let script = common::k3s_standin(common::STANDIN_VERSION).replacen(
+        "case",
+        &format!("touch {}\ncase", mark.display()),
+        1,
+    );
     h.write("/usr/local/bin/k3s", &script)
         .chmod("/usr/local/bin/k3s", 0o755)
         .allow_k3s(common::STANDIN_VERSION, &script);
@@ -568,15 +614,21 @@ fn k3s_is_identified_by_its_bytes_and_never_run() {
     h.write("/usr/local/bin/k3s", &format!("{script}# changed\n"));
     let out = h.groundwork(&["plan", SPEC, "--output", "json"]);
     out.code(CHANGES);
-    let before = out.json()["items"][0]["before"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let k3s_item = |out: &common::Output| {
+        out.json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == "k3s/binary")
+            .cloned()
+            .expect("a k3s/binary item")
+    };
+    let before = k3s_item(&out)["before"].as_str().unwrap().to_string();
     assert!(before.starts_with("unknown build (sha256 "), "{before}");
     h.install_k3s("v1.30.8+k3s1");
     let out = h.groundwork(&["plan", SPEC, "--output", "json"]);
     out.code(CHANGES);
-    assert_eq!(out.json()["items"][0]["before"], "v1.30.8+k3s1");
+    assert_eq!(k3s_item(&out)["before"], "v1.30.8+k3s1");
     assert!(!mark.exists(), "groundwork ran the k3s binary");
 }
 
@@ -587,8 +639,12 @@ case! {
     unit_file_missing, converged,
     |h| h.remove("/home/k3s/.config/systemd/user/k3s-rootless.service"),
     CHANGES, [
+        "unit/k3s-rootless.service/restart-pending" => "run",
         "file/home/k3s/.config/systemd/user/k3s-rootless.service" => "create",
+        "unit/k3s-rootless.service/daemon-reload" => "run",
+        "unit/k3s-rootless.service/reset-failed" => "run",
         "unit/k3s-rootless.service/restart" => "run",
+        "unit/k3s-rootless.service/restart-recorded" => "run",
     ]
 }
 
@@ -596,8 +652,12 @@ case! {
     unit_file_edited_locally, converged,
     |h| h.edit("/home/k3s/.config/systemd/user/k3s-rootless.service", " --disable=traefik", ""),
     CHANGES, [
+        "unit/k3s-rootless.service/restart-pending" => "run",
         "file/home/k3s/.config/systemd/user/k3s-rootless.service" => "update",
+        "unit/k3s-rootless.service/daemon-reload" => "run",
+        "unit/k3s-rootless.service/reset-failed" => "run",
         "unit/k3s-rootless.service/restart" => "run",
+        "unit/k3s-rootless.service/restart-recorded" => "run",
     ]
 }
 
@@ -613,14 +673,21 @@ case! {
         &format!("/sys/fs/cgroup/user.slice/user-{UID}.slice/user@{UID}.service/app.slice/k3s-rootless.service/cgroup.procs"),
         "",
     ),
-    CHANGES, ["unit/k3s-rootless.service/active" => "run"]
+    CHANGES, [
+        "unit/k3s-rootless.service/reset-failed" => "run",
+        "unit/k3s-rootless.service/active" => "run",
+    ]
 }
 
 // An apply that changed the binary and died before the restart left this marker.
 case! {
     unit_restart_pending_from_an_interrupted_apply, converged,
     |h| h.write("/home/k3s/.local/state/groundwork/pending-restart", ""),
-    CHANGES, ["unit/k3s-rootless.service/restart" => "run"]
+    CHANGES, [
+        "unit/k3s-rootless.service/reset-failed" => "run",
+        "unit/k3s-rootless.service/restart" => "run",
+        "unit/k3s-rootless.service/restart-recorded" => "run",
+    ]
 }
 
 case! {
@@ -651,7 +718,15 @@ fn missing_kernel_release_is_an_error() {
     h.remove("/proc/sys/kernel/osrelease");
     let out = h.groundwork(&["plan", SPEC, "--output", "json"]);
     out.code(ERROR);
-    assert!(out.stdout.is_empty());
+    // With --output json the error is JSON on stdout too, and never a plan.
+    let error = out.json();
+    assert_eq!(
+        error["error"]["kind"],
+        "observation_failed",
+        "{}",
+        out.report()
+    );
+    assert!(error.get("items").is_none());
     let report = out.report();
     insta::assert_snapshot!(report);
 }
@@ -712,7 +787,7 @@ fn plan_json_names_the_spec_and_its_hash() {
     let h = Host::converged();
     let out = h.groundwork(&["plan", SPEC, "--output", "json"]);
     let plan = out.json();
-    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["format_version"], 2);
     assert_eq!(plan["user"], USER);
     assert_eq!(plan["spec"], h.spec_path().display().to_string());
     let text = std::fs::read(h.spec_path()).expect("spec");

@@ -1,7 +1,7 @@
 //! The k3s download against a real HTTP server on 127.0.0.1: good and bad checksums, a 404, a
 //! slow server, and a truncated body that is resumed with a Range request.
 
-use groundwork::apply::k3s_fetch::{Fetched, fetch_into};
+use groundwork::engine::k3s_fetch::{Fetched, fetch_into};
 use groundwork::spec::{K3sSource, K3sSpec};
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, Write};

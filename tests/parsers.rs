@@ -3,9 +3,9 @@
 
 mod common;
 use common::*;
-use groundwork::host_root::HostRoot;
+use groundwork::host::HostRoot;
 use groundwork::resources::{
-    account, delegation, host, linger, modules, packages, subids, sysctl, unit,
+    account, delegation, host, linger, modules, packages, subids, sysctl, unit_state,
 };
 use std::path::Path;
 
@@ -217,10 +217,10 @@ fn user_manager_and_unit_cgroups_of_the_prepared_vm() {
                 .as_slice()
         )
     );
-    let unit = unit::observe(&root, &account).expect("observe");
+    let unit = unit_state::observe(&root, &account).expect("observe");
     assert!(
         unit.active,
         "app.slice/k3s-rootless.service/cgroup.procs lists the unit's process"
     );
-    assert!(linger::observe(&root, USER));
+    assert!(linger::observe(&root, USER).expect("observe").enabled);
 }

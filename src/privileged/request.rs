@@ -11,7 +11,7 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 /// The largest k3s binary the helper accepts (the real one is about 70 MB).
 pub const MAX_K3S_BYTES: u64 = 512 << 20;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "verb", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
     InstallPackages {

@@ -25,19 +25,25 @@ fn symbol(a: Action) -> (&'static str, Style) {
 fn implication(i: &Implication) -> &'static str {
     match i {
         Implication::RestartUnit => "restarts k3s-rootless",
-        Implication::RestartUserManager => "needs the user manager restarted (or a re-login)",
-        Implication::DaemonReload => "daemon-reload",
-        Implication::Reboot => "needs a reboot",
     }
 }
 
-pub fn render_plan(plan: &Plan) -> String {
+/// The plan for people. `next`: the command that applies it, for the closing hint (None: no
+/// hint, as above apply's own prompt).
+pub fn plan(plan: &Plan, next: Option<&str>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{BOLD}groundwork plan{BOLD:#} for user {BOLD}{}{BOLD:#} from {}",
         plan.user, plan.spec
     );
+    for note in &plan.notes {
+        let _ = writeln!(
+            out,
+            "{YELLOW}note:{YELLOW:#} {}: {}",
+            note.resource, note.text
+        );
+    }
     if plan.is_empty() {
         let _ = writeln!(
             out,
@@ -66,8 +72,8 @@ pub fn render_plan(plan: &Plan) -> String {
             out,
             "Blocked items need the manual fix shown; `apply` cannot close them."
         );
-    } else {
-        let _ = writeln!(out, "Run `groundwork apply` to make these changes.");
+    } else if let Some(next) = next {
+        let _ = writeln!(out, "Run `{next}` to make these changes.");
     }
     out
 }

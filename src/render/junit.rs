@@ -1,34 +1,29 @@
-//! JUnit XML for CI pipelines: one test case per resource, failing when the resource has a
-//! pending change or is blocked.
+//! JUnit XML for CI pipelines: for a plan, one test case per resource, failing when the
+//! resource has a pending change or is blocked; for verify, one test case per check.
 
-use crate::plan::{Action, Plan, Resource};
+use super::xml::escape;
+use crate::engine::verify::{Check, Report};
+use crate::plan::{Action, Plan};
 use std::fmt::Write;
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
-
-pub fn render(plan: &Plan) -> String {
-    let failures = Resource::ALL
+pub fn plan(plan: &Plan) -> String {
+    let ids: Vec<_> = crate::resources::ids().collect();
+    let failures = ids
         .iter()
-        .filter(|r| plan.items.iter().any(|i| i.resource == **r))
+        .filter(|r| plan.resource_has(r, |_| true))
         .count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
         "<testsuites><testsuite name=\"groundwork\" tests=\"{}\" failures=\"{failures}\">",
-        Resource::ALL.len()
+        ids.len()
     );
-    for r in Resource::ALL {
-        let items: Vec<_> = plan.items.iter().filter(|i| i.resource == r).collect();
+    for r in &ids {
+        let items: Vec<_> = plan.items.iter().filter(|i| &i.resource == r).collect();
         let _ = write!(
             out,
             "  <testcase classname=\"groundwork.{}\" name=\"{}\"",
-            xml_escape(&plan.user),
+            escape(&plan.user),
             r.name()
         );
         if items.is_empty() {
@@ -50,9 +45,41 @@ pub fn render(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             ">\n    <failure type=\"{kind}\" message=\"{}\">{}</failure>\n  </testcase>",
-            xml_escape(&items[0].summary),
-            xml_escape(&text.join("\n"))
+            escape(&items[0].summary),
+            escape(&text.join("\n"))
         );
+    }
+    out.push_str("</testsuite></testsuites>\n");
+    out
+}
+
+pub fn verify(report: &Report) -> String {
+    let checks: Vec<(&str, &Check)> = report
+        .smoke
+        .iter()
+        .map(|c| ("smoke", c))
+        .chain(report.cluster.iter().map(|c| ("cluster", c)))
+        .collect();
+    let failures = checks.iter().filter(|(_, c)| !c.ok).count();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites><testsuite name=\"groundwork-verify\" tests=\"{}\" failures=\"{failures}\">\n",
+        checks.len()
+    );
+    for (stage, c) in checks {
+        if c.ok {
+            let _ = writeln!(
+                out,
+                "  <testcase classname=\"verify.{stage}\" name=\"{}\"/>",
+                escape(&c.name)
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  <testcase classname=\"verify.{stage}\" name=\"{}\">\n    <failure message=\"{}\"/>\n  </testcase>",
+                escape(&c.name),
+                escape(&c.detail)
+            );
+        }
     }
     out.push_str("</testsuite></testsuites>\n");
     out

@@ -1,7 +1,7 @@
 //! node_exporter textfile metrics for `drift --textfile`, in the Prometheus exposition format.
 //! Every resource gets a series, 0 included, so that an alert never mistakes absence for health.
 
-use crate::plan::{Action, Plan, Resource};
+use crate::plan::{Action, Plan};
 use std::fmt::Write;
 
 pub struct CheckInfo<'a> {
@@ -27,13 +27,9 @@ fn gauge(out: &mut String, name: &str, help: &str, samples: &[(String, String)])
 
 /// Per-resource 0/1 samples of whether any item of the resource matches `pred`.
 fn per_resource(plan: &Plan, pred: impl Fn(Action) -> bool) -> Vec<(String, String)> {
-    Resource::ALL
-        .iter()
+    crate::resources::ids()
         .map(|r| {
-            let hit = plan
-                .items
-                .iter()
-                .any(|i| i.resource == *r && pred(i.action));
+            let hit = plan.resource_has(&r, |i| pred(i.action));
             (
                 format!("{{resource=\"{}\"}}", r.name()),
                 u8::from(hit).to_string(),
@@ -62,13 +58,13 @@ pub fn render(info: &CheckInfo) -> String {
         &mut out,
         "groundwork_resources",
         "Number of resources groundwork checks.",
-        &one(Resource::ALL.len().to_string()),
+        &one(crate::resources::ids().count().to_string()),
     );
     gauge(
         &mut out,
         "groundwork_resources_out_of_sync",
         "Number of resources that differ from the spec or are blocked.",
-        &one(plan.resources_out_of_sync().len().to_string()),
+        &one(super::out_of_sync(plan).len().to_string()),
     );
     gauge(
         &mut out,

@@ -1,9 +1,15 @@
 //! The target account: it must exist (or be created) and must not be root.
 
-use crate::host_root::HostRoot;
-use crate::plan::{Action, Item, Resource, Step};
+use super::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use crate::host::HostRoot;
+use crate::plan::{Action, Item, PlanBuilder, ResourceId, Step};
+use crate::privileged::Request;
 use crate::spec::Spec;
 use serde::Serialize;
+
+pub const ID: ResourceId = ResourceId::new("account");
+
+pub struct Account;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AccountFacts {
@@ -72,19 +78,18 @@ pub fn observe(root: &HostRoot, name: &str) -> std::io::Result<AccountFacts> {
     // Accounts from LDAP or systemd-homed are not in /etc/passwd; ask NSS on the live host.
     if found.is_none()
         && root.is_live()
-        && let Some(u) = uzers::get_user_by_name(name)
+        && let Ok(Some(u)) = nix::unistd::User::from_name(name)
     {
         found = Some((
-            u.uid(),
-            u.primary_group_id(),
-            uzers::os::unix::UserExt::home_dir(&u)
-                .to_string_lossy()
-                .into_owned(),
+            u.uid.as_raw(),
+            u.gid.as_raw(),
+            u.dir.to_string_lossy().into_owned(),
         ));
     }
-    let home_exists = found
-        .as_ref()
-        .is_some_and(|(_, _, h)| root.path(h).is_dir());
+    let home_exists = match &found {
+        Some((_, _, h)) => root.is_dir(h)?,
+        None => false,
+    };
     Ok(AccountFacts {
         name: name.to_string(),
         exists: found.is_some(),
@@ -97,16 +102,37 @@ pub fn observe(root: &HostRoot, name: &str) -> std::io::Result<AccountFacts> {
     })
 }
 
-pub fn diff(spec: &Spec, facts: &AccountFacts, items: &mut Vec<Item>) {
+impl Resource for Account {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn steps(&self) -> &'static [&'static str] {
+        &["create_user"]
+    }
+
+    fn observe(&self, cx: &ObserveCx) -> Result<Box<dyn Observed>, ObserveError> {
+        Ok(Box::new(observing(
+            "the account",
+            observe(cx.root, &cx.spec.user.name),
+        )?))
+    }
+
+    fn diff(&self, cx: &DiffCx, plan: &mut PlanBuilder) {
+        diff(cx.spec, cx.facts.get::<AccountFacts>(), plan);
+    }
+}
+
+fn diff(spec: &Spec, facts: &AccountFacts, items: &mut PlanBuilder) {
     let name = &spec.user.name;
     if !facts.exists {
         if spec.user.create {
             items.push(
                 Item::change(
-                    Resource::Account,
+                    ID,
                     format!("account/{name}"),
                     format!("create user {name}"),
-                    Step::CreateUser { user: name.clone() },
+                    Step::Privileged(Request::CreateUser { user: name.clone() }),
                 )
                 .action(Action::Create)
                 .reason("the user does not exist and the spec sets `create: true`")
@@ -115,7 +141,7 @@ pub fn diff(spec: &Spec, facts: &AccountFacts, items: &mut Vec<Item>) {
         } else {
             items.push(
                 Item::blocked(
-                    Resource::Account,
+                    ID,
                     format!("account/{name}"),
                     format!("user {name} does not exist"),
                     format!(
@@ -129,7 +155,7 @@ pub fn diff(spec: &Spec, facts: &AccountFacts, items: &mut Vec<Item>) {
     }
     if facts.uid == Some(0) {
         items.push(Item::blocked(
-            Resource::Account,
+            ID,
             format!("account/{name}"),
             format!("user {name} has uid 0"),
             "rootless k3s must run as an unprivileged account; name another user in the spec",
@@ -137,7 +163,7 @@ pub fn diff(spec: &Spec, facts: &AccountFacts, items: &mut Vec<Item>) {
     } else if !facts.home_exists {
         items.push(
             Item::blocked(
-                Resource::Account,
+                ID,
                 format!("account/{name}"),
                 format!(
                     "home directory {} of {name} does not exist",

@@ -1,13 +1,37 @@
 //! The AppArmor profile that lets the k3s binary create user namespaces, needed where the kernel
 //! restricts unprivileged user namespaces (Ubuntu 24.04 and later).
 
-use crate::host_root::HostRoot;
+use super::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use crate::host::HostRoot;
 use crate::managed_files::{
     apparmor_profile_path as profile_path, render_apparmor_profile as render_profile,
 };
-use crate::plan::{Implication, Item, Resource, Step};
+use crate::plan::{Implication, Item, PlanBuilder, ResourceId, Step};
+use crate::privileged::Request;
 use crate::spec::{AppArmorMode, Spec};
 use serde::Serialize;
+
+pub const ID: ResourceId = ResourceId::new("apparmor");
+
+pub struct Apparmor;
+
+impl Resource for Apparmor {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn steps(&self) -> &'static [&'static str] {
+        &["install_apparmor_profile"]
+    }
+
+    fn observe(&self, cx: &ObserveCx) -> Result<Box<dyn Observed>, ObserveError> {
+        Ok(Box::new(observing("AppArmor", observe(cx.root, cx.spec))?))
+    }
+
+    fn diff(&self, cx: &DiffCx, plan: &mut PlanBuilder) {
+        diff(cx.spec, cx.facts.get::<AppArmorFacts>(), plan);
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AppArmorFacts {
@@ -28,13 +52,13 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<AppArmorFacts> {
         restrict_unprivileged_userns: root
             .read_optional("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")?
             .map(|v| v.trim() == "1"),
-        abi_4: root.exists("/etc/apparmor.d/abi/4.0"),
+        abi_4: root.exists("/etc/apparmor.d/abi/4.0")?,
         profile: root.read_optional(&path)?,
         profile_path: path,
     })
 }
 
-pub fn diff(spec: &Spec, facts: &AppArmorFacts, items: &mut Vec<Item>) {
+fn diff(spec: &Spec, facts: &AppArmorFacts, items: &mut PlanBuilder) {
     let wanted = match spec.apparmor.profile {
         AppArmorMode::Never => false,
         AppArmorMode::Always => true,
@@ -45,7 +69,7 @@ pub fn diff(spec: &Spec, facts: &AppArmorFacts, items: &mut Vec<Item>) {
     }
     if !facts.enabled || !facts.abi_4 {
         items.push(Item::blocked(
-            Resource::Apparmor,
+            ID,
             format!("apparmor{}", facts.profile_path),
             "AppArmor 4 is not available for the userns profile",
             "install AppArmor 4 (apparmor package), or set `apparmor.profile: never` and `kernel.apparmor_restrict_unprivileged_userns: 0`",
@@ -55,7 +79,7 @@ pub fn diff(spec: &Spec, facts: &AppArmorFacts, items: &mut Vec<Item>) {
     let content = render_profile(&spec.k3s.install_path);
     if facts.profile.as_deref() != Some(content.as_str()) {
         items.push(
-            Item::change(Resource::Apparmor, format!("file{}", facts.profile_path), format!("install AppArmor profile {}", facts.profile_path), Step::InstallApparmorProfile { binary: spec.k3s.install_path.clone() })
+            Item::change(ID, format!("file{}", facts.profile_path), format!("install AppArmor profile {}", facts.profile_path), Step::Privileged(Request::InstallApparmorProfile { binary: spec.k3s.install_path.clone() }))
                 .reason("the kernel restricts unprivileged user namespaces; k3s fails with `fork/exec /proc/self/exe: operation not permitted`")
                 .file(facts.profile.clone(), content)
                 .implies(Implication::RestartUnit),

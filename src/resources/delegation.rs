@@ -1,24 +1,28 @@
 //! cgroup v2 delegation to the user's systemd manager: the drop-in for user@.service, and the
-//! controllers the running manager really received.
+//! controllers the running manager really received. A manager that runs without them restarts
+//! (which restarts everything it runs, k3s too), and the plan waits for it to answer again.
 
 use super::account::AccountFacts;
-use crate::host_root::HostRoot;
-use crate::plan::{Action, Implication, Item, Resource, Step};
+use super::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use crate::host::HostRoot;
+use crate::host::session::manager_cgroup;
+use crate::plan::{Action, Implication, Item, PlanBuilder, ResourceId, Step};
+use crate::privileged::Request;
 use crate::spec::Spec;
 use serde::Serialize;
 
 pub use crate::managed_files::DELEGATION_DROPIN as DROPIN;
-use crate::managed_files::render_delegation_dropin as render_dropin;
+use crate::managed_files::{parse_delegation_dropin, render_delegation_dropin as render_dropin};
+
+pub const ID: ResourceId = ResourceId::new("delegation");
+
+pub struct Delegation;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DelegationFacts {
     pub dropin: Option<String>,
     /// Controllers in user@UID.service's cgroup; None while the manager is not running.
     pub delegated: Option<Vec<String>>,
-}
-
-pub fn manager_cgroup(uid: u32) -> String {
-    format!("/sys/fs/cgroup/user.slice/user-{uid}.slice/user@{uid}.service")
 }
 
 pub fn observe(root: &HostRoot, account: &AccountFacts) -> std::io::Result<DelegationFacts> {
@@ -34,45 +38,102 @@ pub fn observe(root: &HostRoot, account: &AccountFacts) -> std::io::Result<Deleg
     })
 }
 
-pub fn diff(spec: &Spec, facts: &DelegationFacts, items: &mut Vec<Item>) {
+impl Resource for Delegation {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn steps(&self) -> &'static [&'static str] {
+        &[
+            "write_delegation",
+            "restart_user_manager",
+            "wait_for_user_manager",
+        ]
+    }
+
+    fn observe(&self, cx: &ObserveCx) -> Result<Box<dyn Observed>, ObserveError> {
+        let account = cx.facts.get::<AccountFacts>();
+        Ok(Box::new(observing(
+            "cgroup delegation",
+            observe(cx.root, account),
+        )?))
+    }
+
+    fn diff(&self, cx: &DiffCx, plan: &mut PlanBuilder) {
+        diff(
+            cx.spec,
+            cx.facts.get::<DelegationFacts>(),
+            cx.authority.helper_policy().is_some(),
+            plan,
+        );
+    }
+}
+
+/// `through_helper`: a user may add controllers to the drop-in (it serves every user), never
+/// take one away, so the ones already there are kept.
+fn diff(spec: &Spec, facts: &DelegationFacts, through_helper: bool, plan: &mut PlanBuilder) {
     if spec.cgroup.delegate.is_empty() {
         return;
     }
     let user = &spec.user.name;
-    let content = render_dropin(&spec.cgroup.delegate);
-    let dropin_changes = facts.dropin.as_deref() != Some(content.as_str());
-    if dropin_changes {
-        let mut item = Item::change(
-            Resource::Delegation,
-            format!("file{DROPIN}"),
-            format!("write {DROPIN}"),
-            Step::WriteDelegation {
-                controllers: spec.cgroup.delegate.clone(),
-            },
+    let mut controllers = spec.cgroup.delegate.clone();
+    if through_helper {
+        for kept in parse_delegation_dropin(facts.dropin.as_deref().unwrap_or_default()) {
+            if !controllers.contains(&kept) {
+                controllers.push(kept);
+            }
+        }
+    }
+    let content = render_dropin(&controllers);
+    if facts.dropin.as_deref() != Some(content.as_str()) {
+        plan.push(
+            Item::change(
+                ID,
+                format!("file{DROPIN}"),
+                format!("write {DROPIN}, then reload systemd"),
+                Step::Privileged(Request::WriteDelegation { controllers }),
+            )
+            .reason("without delegated controllers the rootless kubelet does not start")
+            .file(facts.dropin.clone(), content),
+        );
+    }
+    let Some(have) = &facts.delegated else {
+        return;
+    };
+    let missing: Vec<&str> = spec
+        .cgroup
+        .delegate
+        .iter()
+        .filter(|c| !have.contains(c))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    plan.push(
+        Item::change(
+            ID,
+            "delegation/user-manager",
+            format!("restart the systemd user manager of {user} to receive delegated controllers"),
+            Step::Privileged(Request::RestartUserManager { user: user.clone() }),
         )
-        .reason("without delegated controllers the rootless kubelet does not start")
-        .file(facts.dropin.clone(), content)
-        .implies(Implication::DaemonReload);
-        if facts.delegated.is_some() {
-            item = item.implies(Implication::RestartUserManager);
-        }
-        items.push(item);
-    }
-    if let Some(have) = &facts.delegated {
-        let missing: Vec<&String> = spec
-            .cgroup
-            .delegate
-            .iter()
-            .filter(|c| !have.contains(c))
-            .collect();
-        if !missing.is_empty() {
-            items.push(
-                Item::change(Resource::Delegation, "delegation/user-manager", format!("restart the systemd user manager of {user} to receive delegated controllers"), Step::RestartUserManager { user: user.clone() })
-                    .action(Action::Run)
-                    .reason(format!("its cgroup has {} but lacks {}", if have.is_empty() { "no controllers".into() } else { have.join(" ") }, missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")))
-                    .values(Some(have.join(" ")), Some(spec.cgroup.delegate.join(" ")))
-                    .implies(Implication::RestartUnit),
-            );
-        }
-    }
+        .action(Action::Run)
+        .reason(format!(
+            "its cgroup has {} but lacks {}",
+            if have.is_empty() {
+                "no controllers".into()
+            } else {
+                have.join(" ")
+            },
+            missing.join(" ")
+        ))
+        .values(Some(have.join(" ")), Some(spec.cgroup.delegate.join(" ")))
+        .implies(Implication::RestartUnit),
+    );
+    plan.push(Item::run(
+        ID,
+        "delegation/user-manager/wait",
+        format!("wait for the systemd user manager of {user} to answer"),
+        Step::WaitForUserManager { user: user.clone() },
+    ));
 }

@@ -7,14 +7,56 @@
 //! cost more than the rest of it, so the hash is cached by device, inode, size, mtime and ctime:
 //! nobody can change a file's content without changing its ctime.
 
+use super::{Cost, DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
 use crate::cache;
-use crate::host_root::HostRoot;
+use crate::host::HostRoot;
 use crate::k3s_releases;
-use crate::plan::{Action, Implication, Item, Resource, Step};
+use crate::plan::{Action, Implication, Item, PlanBuilder, ResourceId, Step};
 use crate::policy::Policy;
 use crate::spec::Spec;
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::MetadataExt;
+
+pub const ID: ResourceId = ResourceId::new("k3s_binary");
+
+pub struct K3sBinary;
+
+impl Resource for K3sBinary {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn steps(&self) -> &'static [&'static str] {
+        &["install_k3s"]
+    }
+
+    /// Slow exactly when the binary must be hashed: it changed since the cache saw it.
+    fn cost(&self, cx: &ObserveCx) -> Cost {
+        let full = cx.root.path(&cx.spec.k3s.install_path);
+        match std::fs::symlink_metadata(&full) {
+            Ok(m) if m.is_file() && cached_sha256(&full, &m, cx.root.is_live()).is_none() => {
+                Cost::Slow
+            }
+            _ => Cost::Cheap,
+        }
+    }
+
+    fn observe(&self, cx: &ObserveCx) -> Result<Box<dyn Observed>, ObserveError> {
+        Ok(Box::new(observing(
+            "the k3s binary",
+            observe(cx.root, cx.spec, Some(&cx.authority.policy)),
+        )?))
+    }
+
+    fn diff(&self, cx: &DiffCx, plan: &mut PlanBuilder) {
+        diff(
+            cx.spec,
+            cx.facts.get::<K3sFacts>(),
+            cx.authority.helper_policy(),
+            plan,
+        );
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct K3sFacts {
@@ -63,7 +105,7 @@ pub fn asset_for(arch: &str) -> Result<&'static str, String> {
     match arch {
         "x86_64" | "amd64" => Ok("k3s"),
         "aarch64" | "arm64" => Ok("k3s-arm64"),
-        "arm" | "armv7" | "armhf" => Ok("k3s-armhf"),
+        "arm" | "armv7" | "armv7l" | "armhf" => Ok("k3s-armhf"),
         other => Err(format!(
             "k3s publishes no binary for the {other} architecture"
         )),
@@ -135,6 +177,17 @@ fn file_key(path: &str, m: &std::fs::Metadata) -> FileKey {
     }
 }
 
+/// The file's sha256 when the cache has it for exactly this file (device, inode, size, mtime,
+/// ctime). A captured tree (`--root`) never uses the caches: they describe the live host.
+fn cached_sha256(full: &std::path::Path, meta: &std::fs::Metadata, live: bool) -> Option<String> {
+    if !live {
+        return None;
+    }
+    let key = file_key(&full.to_string_lossy(), meta);
+    let entries: Vec<HashEntry> = cache::read(HASH_CACHE).unwrap_or_default();
+    entries.into_iter().find(|e| e.key == key).map(|e| e.sha256)
+}
+
 /// The file's sha256, from the cache when its key still matches. A captured tree (`--root`) is
 /// hashed every time and leaves the caches alone: they describe the live host.
 fn sha256_of(
@@ -150,11 +203,13 @@ fn sha256_of(
     if !live {
         return hash();
     }
+    if let Some(sha) = cached_sha256(full, meta, live) {
+        tracing::debug!(path = %full.display(), "k3s hash from the cache");
+        return Ok(sha);
+    }
+    tracing::info!(path = %full.display(), "hashing k3s (changed since the cache saw it)");
     let key = file_key(&full.to_string_lossy(), meta);
     let mut entries: Vec<HashEntry> = cache::read(HASH_CACHE).unwrap_or_default();
-    if let Some(e) = entries.iter().find(|e| e.key == key) {
-        return Ok(e.sha256.clone());
-    }
     let sha256 = hash()?;
     entries.retain(|e| e.key.path != key.path);
     entries.push(HashEntry {
@@ -187,7 +242,7 @@ pub fn wanted_sha256(spec: &Spec, live: bool) -> Option<String> {
     if spec.k3s.source.sha256 != "auto" {
         return Some(spec.k3s.source.sha256.clone());
     }
-    let asset = asset_for(std::env::consts::ARCH).ok()?;
+    let asset = asset_for(&crate::host::system::architecture()).ok()?;
     k3s_releases::lookup(&spec.k3s.version, asset)
         .map(|r| r.sha256.to_string())
         .or_else(|| {
@@ -203,9 +258,9 @@ pub fn observe(root: &HostRoot, spec: &Spec, policy: Option<&Policy>) -> std::io
     let full = root.path(&path);
     let rootful = ROOTFUL_TRACES
         .iter()
-        .filter(|p| root.exists(p))
-        .map(|p| p.to_string())
-        .collect();
+        .map(|p| Ok(root.exists(p)?.then(|| p.to_string())))
+        .filter_map(|r: std::io::Result<_>| r.transpose())
+        .collect::<std::io::Result<_>>()?;
     let mut facts = K3sFacts {
         path: path.clone(),
         present: false,
@@ -253,10 +308,10 @@ fn short(sha: &str) -> &str {
 }
 
 /// `policy`: the one the helper will apply, when the steps go through it.
-pub fn diff(spec: &Spec, facts: &K3sFacts, policy: Option<&Policy>, items: &mut Vec<Item>) {
+fn diff(spec: &Spec, facts: &K3sFacts, policy: Option<&Policy>, items: &mut PlanBuilder) {
     for trace in &facts.rootful {
         items.push(Item::blocked(
-            Resource::K3sBinary,
+            ID,
             format!("k3s/rootful{trace}"),
             format!("a rootful k3s is installed ({trace})"),
             "uninstall it (`/usr/local/bin/k3s-uninstall.sh`): rootful and rootless k3s clash on port 6443, and its /etc/rancher/k3s/k3s.yaml shadows the user's kubeconfig",
@@ -265,7 +320,7 @@ pub fn diff(spec: &Spec, facts: &K3sFacts, policy: Option<&Policy>, items: &mut 
     let want = &spec.k3s.version;
     if facts.not_a_file {
         items.push(Item::blocked(
-            Resource::K3sBinary,
+            ID,
             "k3s/binary",
             format!("{} is not a regular file (a symlink or directory)", facts.path),
             "remove it, or set `k3s.install_path` to another of groundwork's k3s paths; groundwork never writes through a link",
@@ -285,7 +340,7 @@ pub fn diff(spec: &Spec, facts: &K3sFacts, policy: Option<&Policy>, items: &mut 
     {
         items.push(
             Item::blocked(
-                Resource::K3sBinary,
+                ID,
                 "k3s/binary",
                 format!("root's policy does not allow k3s {want} (sha256 {}) at {}", short(sha), facts.path),
                 format!(
@@ -322,7 +377,7 @@ pub fn diff(spec: &Spec, facts: &K3sFacts, policy: Option<&Policy>, items: &mut 
     };
     items.push(
         Item::change(
-            Resource::K3sBinary,
+            ID,
             "k3s/binary",
             summary,
             Step::InstallK3s {

@@ -1,13 +1,45 @@
 //! Kernel modules: loaded now (a rootless process cannot modprobe) and listed for every boot.
 
-use crate::host_root::HostRoot;
-use crate::plan::{Item, Resource, Step};
+use super::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use crate::host::HostRoot;
+use crate::plan::{Item, PlanBuilder, ResourceId, Step};
+use crate::privileged::Request;
 use crate::spec::Spec;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
 pub use crate::managed_files::MODULES_FILE as MANAGED_FILE;
 use crate::managed_files::render_modules_file as render_file;
+
+pub const ID: ResourceId = ResourceId::new("modules");
+
+pub struct Modules;
+
+impl Resource for Modules {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn steps(&self) -> &'static [&'static str] {
+        &["load_module", "persist_modules"]
+    }
+
+    fn observe(&self, cx: &ObserveCx) -> Result<Box<dyn Observed>, ObserveError> {
+        Ok(Box::new(observing(
+            "kernel modules",
+            observe(cx.root, cx.spec),
+        )?))
+    }
+
+    fn diff(&self, cx: &DiffCx, plan: &mut PlanBuilder) {
+        diff(
+            cx.spec,
+            cx.facts.get::<ModulesFacts>(),
+            cx.authority.helper_policy().is_some(),
+            plan,
+        );
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModulesFacts {
@@ -60,7 +92,7 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<ModulesFacts> {
     // as loadable instead would plan a modprobe that never changes anything.
     for m in &spec.modules {
         let c = canonical(m);
-        if !loaded.contains(&c) && root.exists(format!("/sys/module/{c}")) {
+        if !loaded.contains(&c) && root.exists(format!("/sys/module/{c}"))? {
             builtin.insert(c);
         }
     }
@@ -74,7 +106,9 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<ModulesFacts> {
     })
 }
 
-pub fn diff(spec: &Spec, facts: &ModulesFacts, items: &mut Vec<Item>) {
+/// `through_helper`: a user may add lines to groundwork's modules file, never remove them, so
+/// the lines already there are kept.
+fn diff(spec: &Spec, facts: &ModulesFacts, through_helper: bool, items: &mut PlanBuilder) {
     if spec.modules.is_empty() {
         return;
     }
@@ -87,10 +121,10 @@ pub fn diff(spec: &Spec, facts: &ModulesFacts, items: &mut Vec<Item>) {
         if facts.available.contains(&c) && facts.loadable_support {
             items.push(
                 Item::change(
-                    Resource::Modules,
+                    ID,
                     format!("module/{m}"),
                     format!("load kernel module {m}"),
-                    Step::LoadModule { name: m.clone() },
+                    Step::Privileged(Request::LoadModule { name: m.clone() }),
                 )
                 .reason("not loaded, and an unprivileged k3s cannot load it")
                 .values(Some("not loaded".into()), Some("loaded".into())),
@@ -116,20 +150,28 @@ pub fn diff(spec: &Spec, facts: &ModulesFacts, items: &mut Vec<Item>) {
             )
         };
         items.push(
-            Item::blocked(Resource::Modules, "modules/unavailable", summary, fix)
+            Item::blocked(ID, "modules/unavailable", summary, fix)
                 .reason("rootless k3s needs them for networking, fuse-overlayfs and tun"),
         );
     }
-    let content = render_file(&spec.modules);
+    let mut names = spec.modules.clone();
+    if through_helper {
+        for kept in crate::managed_files::parse_modules_file(
+            facts.managed_file.as_deref().unwrap_or_default(),
+        ) {
+            if !names.contains(&kept) {
+                names.push(kept);
+            }
+        }
+    }
+    let content = render_file(&names);
     if facts.managed_file.as_deref() != Some(content.as_str()) {
         items.push(
             Item::change(
-                Resource::Modules,
+                ID,
                 format!("file{MANAGED_FILE}"),
                 format!("write {MANAGED_FILE}"),
-                Step::WriteModulesFile {
-                    names: spec.modules.clone(),
-                },
+                Step::Privileged(Request::PersistModules { names }),
             )
             .reason("the modules would not be loaded after a reboot")
             .file(facts.managed_file.clone(), content),

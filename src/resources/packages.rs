@@ -1,12 +1,18 @@
 //! Packages, by logical name, resolved per distribution family; and the id-mapping tools they
 //! provide, which only work when setuid root or with file capabilities.
 
-use crate::host_root::HostRoot;
-use crate::plan::{Action, Item, Resource, Step};
+use super::{Cost, DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use crate::host::HostRoot;
+use crate::plan::{Action, Item, PlanBuilder, ResourceId, Step};
+use crate::privileged::Request;
 use crate::spec::Spec;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
+
+pub const ID: ResourceId = ResourceId::new("packages");
+
+pub struct Packages;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -157,13 +163,17 @@ fn has_xattr(path: &std::path::Path, name: &str) -> bool {
     r > 0
 }
 
-pub async fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<PackageFacts> {
-    let os = parse_os_release(
+fn os_release(root: &HostRoot) -> std::io::Result<OsRelease> {
+    Ok(parse_os_release(
         &root
             .read_optional("/etc/os-release")?
             .or(root.read_optional("/usr/lib/os-release")?)
             .unwrap_or_default(),
-    );
+    ))
+}
+
+pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<PackageFacts> {
+    let os = os_release(root)?;
     let family = family(&os);
     let names: Vec<String> = spec.packages.iter().map(|p| resolve(p, family)).collect();
     let installed = match family {
@@ -174,7 +184,7 @@ pub async fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<PackageFac
                 .map(|n| (n.clone(), db.get(n).cloned()))
                 .collect()
         }
-        Family::RedHat => rpm_query(root, &names).await?,
+        Family::RedHat => rpm_query(root, &names)?,
         Family::Unknown => names.iter().map(|n| (n.clone(), None)).collect(),
     };
     Ok(PackageFacts {
@@ -187,7 +197,7 @@ pub async fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<PackageFac
 }
 
 /// The rpm database is SQLite or Berkeley DB; `rpm -q` is its only stable reader.
-async fn rpm_query(
+fn rpm_query(
     root: &HostRoot,
     names: &[String],
 ) -> std::io::Result<BTreeMap<String, Option<String>>> {
@@ -196,14 +206,13 @@ async fn rpm_query(
     if names.is_empty() {
         return Ok(out);
     }
-    let output = tokio::process::Command::new("/usr/bin/rpm")
+    let output = std::process::Command::new("/usr/bin/rpm")
         .arg("--root")
         .arg(root.base())
         .args(["-q", "--qf", "%{NAME} %{VERSION}-%{RELEASE}\\n"])
         .args(names)
         .env_clear()
         .output()
-        .await
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot run /usr/bin/rpm: {e}")))?;
     for line in String::from_utf8_lossy(&output.stdout).lines() {
         if let Some((n, v)) = line.split_once(' ')
@@ -215,13 +224,39 @@ async fn rpm_query(
     Ok(out)
 }
 
-pub fn diff(spec: &Spec, facts: &PackageFacts, items: &mut Vec<Item>) {
+impl Resource for Packages {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn steps(&self) -> &'static [&'static str] {
+        &["install_packages"]
+    }
+
+    /// Only Red Hat hosts start a process (`rpm -q`); dpkg's database is a file.
+    fn cost(&self, cx: &ObserveCx) -> Cost {
+        match os_release(cx.root) {
+            Ok(os) if family(&os) == Family::RedHat && !cx.spec.packages.is_empty() => Cost::Slow,
+            _ => Cost::Cheap,
+        }
+    }
+
+    fn observe(&self, cx: &ObserveCx) -> Result<Box<dyn Observed>, ObserveError> {
+        Ok(Box::new(observing("packages", observe(cx.root, cx.spec))?))
+    }
+
+    fn diff(&self, cx: &DiffCx, plan: &mut PlanBuilder) {
+        diff(cx.spec, cx.facts.get::<PackageFacts>(), plan);
+    }
+}
+
+fn diff(spec: &Spec, facts: &PackageFacts, items: &mut PlanBuilder) {
     if spec.packages.is_empty() {
         return;
     }
     if facts.family == Family::Unknown {
         items.push(Item::blocked(
-            Resource::Packages,
+            ID,
             "packages",
             format!(
                 "groundwork cannot install packages on {} (ID={})",
@@ -248,12 +283,12 @@ pub fn diff(spec: &Spec, facts: &PackageFacts, items: &mut Vec<Item>) {
     if !missing.is_empty() {
         items.push(
             Item::change(
-                Resource::Packages,
+                ID,
                 "packages",
                 format!("install {}", missing.join(", ")),
-                Step::InstallPackages {
+                Step::Privileged(Request::InstallPackages {
                     names: missing.clone(),
-                },
+                }),
             )
             .action(Action::Create)
             .reason("required by rootless k3s and not installed")
@@ -269,7 +304,7 @@ pub fn diff(spec: &Spec, facts: &PackageFacts, items: &mut Vec<Item>) {
     for tool in [&facts.newuidmap, &facts.newgidmap] {
         if uidmap_installed && tool.present && !tool.setuid_root && !tool.file_caps {
             items.push(Item::blocked(
-                Resource::Packages,
+                ID,
                 format!("packages{}", tool.path),
                 format!("{} is neither setuid root nor has file capabilities", tool.path),
                 format!("reinstall {uidmap_pkg} (`apt-get install --reinstall {uidmap_pkg}` or `dnf reinstall {uidmap_pkg}`), or `chmod u+s {}`", tool.path),

@@ -7,15 +7,45 @@
 //! it never piles a second range on top of the first.
 
 use super::account::AccountFacts;
-use crate::facts::AuthorityFacts;
-use crate::host_root::HostRoot;
-use crate::plan::{Action, Implication, Item, Resource, Step};
+use super::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use crate::authority::Authority;
+use crate::host::HostRoot;
+use crate::plan::{Action, Implication, Item, PlanBuilder, ResourceId, Step};
 use crate::policy::IdKind;
+use crate::privileged::Request;
 use crate::spec::{Spec, SubidStart};
 use crate::subid_ranges::{self, SubidFile};
 use serde::Serialize;
 
 pub use crate::subid_ranges::{SubidEntry, parse};
+
+pub const ID: ResourceId = ResourceId::new("subids");
+
+pub struct Subids;
+
+impl Resource for Subids {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn steps(&self) -> &'static [&'static str] {
+        &["set_subids"]
+    }
+
+    fn observe(&self, cx: &ObserveCx) -> Result<Box<dyn Observed>, ObserveError> {
+        Ok(Box::new(observing("subordinate ids", observe(cx.root))?))
+    }
+
+    fn diff(&self, cx: &DiffCx, plan: &mut PlanBuilder) {
+        diff(
+            cx.spec,
+            cx.facts.get::<SubidFacts>(),
+            cx.facts.get::<AccountFacts>(),
+            cx.authority,
+            plan,
+        );
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SubidFacts {
@@ -71,12 +101,12 @@ fn satisfied(
     }
 }
 
-pub fn diff(
+fn diff(
     spec: &Spec,
     facts: &SubidFacts,
     account: &AccountFacts,
-    authority: &AuthorityFacts,
-    items: &mut Vec<Item>,
+    authority: &Authority,
+    items: &mut PlanBuilder,
 ) {
     let name = &spec.user.name;
     let uid = account.uid;
@@ -86,7 +116,7 @@ pub fn diff(
         && src.split_whitespace().any(|s| s != "files")
     {
         items.push(Item::blocked(
-                Resource::Subids,
+                ID,
                 "subids/nsswitch",
                 format!("subordinate ids come from `{src}` (nsswitch.conf), not from /etc/subuid"),
                 format!("give {name} a range of {count} ids in that source, and check it with `getsubids {name}`"),
@@ -102,7 +132,7 @@ pub fn diff(
                 conflict_found = true;
                 items.push(
                     Item::blocked(
-                        Resource::Subids,
+                        ID,
                         format!("subids{}/overlap/{}-{}", file.path, own.line, other.line),
                         format!(
                             "{}:{} range {}+{} overlaps {}'s range at line {}",
@@ -152,7 +182,7 @@ pub fn diff(
             for (file, kind, ids) in &needed {
                 if let Some(other) = file.conflicts(name, uid, s, count).first() {
                     items.push(Item::blocked(
-                        Resource::Subids,
+                        ID,
                         format!("subids{}", file.path),
                         format!(
                             "the range {s}+{count} overlaps {}'s range at {}:{}",
@@ -169,7 +199,7 @@ pub fn diff(
                 {
                     let what = if *kind == IdKind::Uid { "uid" } else { "gid" };
                     items.push(Item::blocked(
-                        Resource::Subids,
+                        ID,
                         format!("subids{}", file.path),
                         format!("the range {s}+{count} contains the real {what} {id}"),
                         "choose another `subids.start`, or `auto`".to_string(),
@@ -190,7 +220,7 @@ pub fn diff(
     };
     let Some(chosen) = chosen else {
         items.push(Item::blocked(
-            Resource::Subids,
+            ID,
             "subids",
             format!(
                 "no free range of {count} subordinate ids is left between {} and {}",
@@ -205,7 +235,7 @@ pub fn diff(
             if let Err(e) = p.check_subids(*kind, chosen, count) {
                 items.push(
                     Item::blocked(
-                        Resource::Subids,
+                        ID,
                         "subids",
                         e,
                         "ask root to change the policy, or run the apply as root",
@@ -231,20 +261,20 @@ pub fn diff(
     let overlapping_own = files.iter().any(|f| !f.own_overlaps(name, uid).is_empty());
     items.push(
         Item::change(
-            Resource::Subids,
+            ID,
             "subids",
             if had_any {
                 format!("give {name} the subordinate ids {chosen}-{end} in {which}, replacing its ranges there")
             } else {
                 format!("add subordinate ids {chosen}-{end} for {name} to {which}")
             },
-            Step::SetSubids {
+            Step::Privileged(Request::SetSubids {
                 user: name.clone(),
                 start: chosen,
                 count,
                 uids: need_uid,
                 gids: need_gid,
-            },
+            }),
         )
         .action(if had_any { Action::Update } else { Action::Create })
         .reason(if overlapping_own {

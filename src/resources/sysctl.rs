@@ -1,14 +1,44 @@
 //! Kernel parameters: the runtime value in /proc/sys and the persisted value that
 //! systemd-sysctl will apply at the next boot, following its order of precedence.
 
-use crate::host_root::HostRoot;
-use crate::plan::{Item, Resource, Step};
+use super::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use crate::host::HostRoot;
+use crate::plan::{Item, PlanBuilder, ResourceId, Step};
+use crate::policy::Policy;
+use crate::privileged::Request;
 use crate::spec::{Spec, SysctlSetting};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 pub use crate::managed_files::{SYSCTL_FILE as MANAGED_FILE, normalize};
 use crate::managed_files::{parse_sysctl_conf as parse_conf, render_sysctl_file as render_file};
+
+pub const ID: ResourceId = ResourceId::new("sysctl");
+
+pub struct Sysctl;
+
+impl Resource for Sysctl {
+    fn id(&self) -> ResourceId {
+        ID
+    }
+
+    fn steps(&self) -> &'static [&'static str] {
+        &["set_sysctl", "persist_sysctls"]
+    }
+
+    fn observe(&self, cx: &ObserveCx) -> Result<Box<dyn Observed>, ObserveError> {
+        Ok(Box::new(observing("sysctls", observe(cx.root, cx.spec))?))
+    }
+
+    fn diff(&self, cx: &DiffCx, plan: &mut PlanBuilder) {
+        diff(
+            cx.spec,
+            cx.facts.get::<SysctlFacts>(),
+            cx.authority.helper_policy(),
+            plan,
+        );
+    }
+}
 
 /// Directories systemd-sysctl reads, highest priority first. A file name in an earlier
 /// directory masks the same name in later ones; all files then apply in name order.
@@ -57,7 +87,7 @@ fn config_files(root: &HostRoot) -> std::io::Result<Vec<String>> {
         }
     }
     let mut files: Vec<String> = by_name.into_values().collect();
-    if root.exists("/etc/sysctl.conf") {
+    if root.exists("/etc/sysctl.conf")? {
         files.push("/etc/sysctl.conf".into());
     }
     Ok(files)
@@ -111,8 +141,14 @@ pub fn wanted(setting: &SysctlSetting, runtime: Option<&str>) -> String {
     want
 }
 
-/// The settings to persist: every key this kernel has, and every non-optional one.
-pub fn persisted_settings(spec: &Spec, facts: &SysctlFacts) -> BTreeMap<String, String> {
+/// The settings to persist: every key this kernel has, and every non-optional one. Through the
+/// helper (`policy`), a user may add to groundwork's file but not take away: the keys already
+/// there stay, a limit keeps the higher of the two values.
+pub fn persisted_settings(
+    spec: &Spec,
+    facts: &SysctlFacts,
+    policy: Option<&Policy>,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for (key, setting) in &spec.sysctls {
         let runtime = facts.keys.get(key).and_then(|k| k.runtime.as_deref());
@@ -120,43 +156,80 @@ pub fn persisted_settings(spec: &Spec, facts: &SysctlFacts) -> BTreeMap<String, 
             out.insert(key.clone(), wanted(setting, runtime));
         }
     }
+    if let Some(policy) = policy {
+        let current = parse_conf(facts.managed_file.as_deref().unwrap_or_default());
+        for (_, key, value) in current {
+            let raise_only = policy.sysctl_rule(&key).is_some_and(|r| r.raise_only);
+            match out.get(&key) {
+                None => {
+                    out.insert(key, value);
+                }
+                Some(ours)
+                    if raise_only && value.parse::<i64>().ok() > ours.parse::<i64>().ok() =>
+                {
+                    out.insert(key, value);
+                }
+                Some(_) => {}
+            }
+        }
+    }
     out
 }
 
-pub fn diff(spec: &Spec, facts: &SysctlFacts, items: &mut Vec<Item>) {
+/// `policy`: the one the helper will apply, when the steps go through it.
+fn diff(spec: &Spec, facts: &SysctlFacts, policy: Option<&Policy>, items: &mut PlanBuilder) {
     if spec.sysctls.is_empty() {
         return;
     }
+    let refused = |key: &str, e: String| {
+        Item::blocked(
+            ID,
+            format!("sysctl/{key}"),
+            e,
+            "ask root to allow it in root's policy, or run the apply as root",
+        )
+        .reason("the helper sets host-wide values only within root's policy")
+    };
     for (key, setting) in &spec.sysctls {
-        let kf = &facts.keys[key];
+        let Some(kf) = facts.keys.get(key) else {
+            tracing::warn!(key, "no facts for a spec key; observed with another spec?");
+            continue;
+        };
         let want = wanted(setting, kf.runtime.as_deref());
+        tracing::info!(key, runtime = ?kf.runtime, want, "sysctl");
         match &kf.runtime {
             None if setting.optional() => {}
             None => items.push(Item::blocked(
-                Resource::Sysctl,
+                ID,
                 format!("sysctl/{key}"),
                 format!("the kernel has no sysctl {key}"),
                 format!("use a kernel that has {key}, or mark it `{{ value: {want}, optional: true }}` if it only exists on some kernels"),
             )),
-            Some(now) if *now != want => items.push(
-                Item::change(Resource::Sysctl, format!("sysctl/{key}"), format!("set {key} = {want}"), Step::SetSysctl { key: key.clone(), value: want.clone() })
-                    .reason(format!("{} reads {now}", proc_path(key)))
-                    .values(Some(now.clone()), Some(want.clone())),
-            ),
+            Some(now) if *now != want => {
+                if let Some(e) = policy.and_then(|p| p.check_sysctl(key, &want, Some(now)).err()) {
+                    items.push(refused(key, e));
+                    continue;
+                }
+                items.push(
+                    Item::change(ID, format!("sysctl/{key}"), format!("set {key} = {want}"), Step::Privileged(Request::SetSysctl { key: key.clone(), value: want.clone() }))
+                        .reason(format!("{} reads {now}", proc_path(key)))
+                        .values(Some(now.clone()), Some(want.clone())),
+                )
+            }
             Some(_) => {}
         }
     }
-    let settings = persisted_settings(spec, facts);
+    let settings = persisted_settings(spec, facts, policy);
     let content = render_file(&settings);
     if facts.managed_file.as_deref() != Some(content.as_str()) {
         items.push(
             Item::change(
-                Resource::Sysctl,
+                ID,
                 format!("file{MANAGED_FILE}"),
                 format!("write {MANAGED_FILE}"),
-                Step::WriteSysctlFile {
+                Step::Privileged(Request::PersistSysctls {
                     settings: settings.clone(),
-                },
+                }),
             )
             .reason(if facts.managed_file.is_some() {
                 "the file differs from the spec"
@@ -169,13 +242,16 @@ pub fn diff(spec: &Spec, facts: &SysctlFacts, items: &mut Vec<Item>) {
     // A file that sorts after ours (or /etc/sysctl.conf) wins at boot; we do not edit other
     // people's files, so this is for a person to resolve.
     for (key, setting) in &spec.sysctls {
-        let want = wanted(setting, facts.keys[key].runtime.as_deref());
-        if let Some(p) = &facts.keys[key].persisted
+        let Some(kf) = facts.keys.get(key) else {
+            continue;
+        };
+        let want = wanted(setting, kf.runtime.as_deref());
+        if let Some(p) = &kf.persisted
             && p.value != want
             && applies_after_managed_file(&p.file)
         {
             items.push(Item::blocked(
-                Resource::Sysctl,
+                ID,
                 format!("sysctl/{key}/override"),
                 format!(
                     "{}:{} sets {key} = {} and overrides {MANAGED_FILE} at boot",

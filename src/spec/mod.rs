@@ -3,10 +3,12 @@
 //! The types here are the single source of the JSON Schema in `schema/`. Every struct denies
 //! unknown fields, so a misspelt key is an error and never silently ignored.
 
+mod choose;
 mod load;
 mod locate;
 mod validate;
 
+pub use choose::choose;
 pub use load::{SpecError, SpecSource, load_default, load_file, parse};
 pub use validate::validate;
 

@@ -11,7 +11,8 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
-use groundwork::resources::{delegation, modules, sysctl, unit};
+use groundwork::host::session::{unit_path, wants_link};
+use groundwork::resources::{delegation, modules, sysctl, unit_file};
 use groundwork::spec::{Spec, SpecSource};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -147,8 +148,8 @@ impl Host {
             delegation::DROPIN,
             &groundwork::managed_files::render_delegation_dropin(&spec.cgroup.delegate),
         );
-        host.write(&unit::unit_path(HOME), &unit::render(&spec));
-        host.symlink(&unit::unit_path(HOME), &unit::wants_link(HOME));
+        host.write(&unit_path(HOME), &unit_file::render(&spec));
+        host.symlink(&unit_path(HOME), &wants_link(HOME));
         // The user manager's socket; a plain file stands in for it.
         host.write(&format!("/run/user/{UID}/systemd/private"), "");
         host
@@ -330,7 +331,7 @@ fn run(root: &Path, tmp: &Path, args: &[String]) -> Output {
         stdout: String::from_utf8(out.stdout).expect("UTF-8 on stdout"),
         stderr: String::from_utf8(out.stderr).expect("UTF-8 on stderr"),
         tmp: tmp.display().to_string(),
-        spec_sha256: groundwork::diff::spec_sha256(&SpecSource {
+        spec_sha256: groundwork::engine::diff::spec_sha256(&SpecSource {
             name: String::new(),
             text: spec_text,
         }),

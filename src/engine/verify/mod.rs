@@ -1,45 +1,33 @@
 //! verify: proof that rootless works and the cluster is healthy. A started process is not proof
 //! of health: stage one runs a rootless smoke test that needs no k3s, stage two asks the cluster,
-//! and a failure is mapped to the missing prerequisite through k3s's own log.
+//! and a failure is mapped to the missing prerequisite through k3s's own log. It runs on the
+//! live host only: its checks start processes as the user.
 
+pub mod check;
 pub mod diagnose;
 pub mod health;
 pub mod smoke;
 
-use crate::apply::user_unit::{Target, command_as, systemctl};
-use crate::facts::Facts;
+pub use check::Check;
+
+use crate::engine::events::{Event, EventSink};
+use crate::host::HostRoot;
+use crate::host::session::{Account, UNIT_NAME, command_as, systemctl};
 use crate::plan::Plan;
+use crate::resources::Facts;
+use crate::resources::account::AccountFacts;
+use crate::resources::subids::SubidFacts;
 use crate::spec::{Spec, parse_duration};
 use serde::Serialize;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    pub name: String,
-    pub ok: bool,
-    pub detail: String,
-}
-
-impl Check {
-    pub fn pass(name: &str, detail: String) -> Self {
-        Check {
-            name: name.into(),
-            ok: true,
-            detail,
-        }
-    }
-    pub fn fail(name: &str, detail: String) -> Self {
-        Check {
-            name: name.into(),
-            ok: false,
-            detail,
-        }
-    }
-}
+/// Version of the JSON shape of `verify --output json`.
+pub const REPORT_FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub format_version: u32,
     pub user: String,
     pub smoke: Vec<Check>,
     pub cluster: Vec<Check>,
@@ -49,77 +37,137 @@ pub struct Report {
     pub healthy: bool,
 }
 
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     pub skip_cluster: bool,
     pub timeout: Option<Duration>,
 }
 
-pub fn run(spec: &Spec, facts: &Facts, plan: &Plan, opts: &Options) -> Result<Report, String> {
-    let not_converged = plan
+fn report(
+    user: &str,
+    smoke: Vec<Check>,
+    cluster: Vec<Check>,
+    diagnosis: Vec<diagnose::Diagnosis>,
+    not_converged: Vec<String>,
+) -> Report {
+    let healthy = smoke.iter().chain(&cluster).all(|c| c.ok) && !smoke.is_empty();
+    Report {
+        format_version: REPORT_FORMAT_VERSION,
+        user: user.to_string(),
+        smoke,
+        cluster,
+        diagnosis,
+        not_converged,
+        healthy,
+    }
+}
+
+pub async fn run(
+    root: &HostRoot,
+    spec: &Spec,
+    facts: &Facts,
+    plan: &Plan,
+    opts: &Options,
+    sink: &mut dyn EventSink,
+) -> Result<Report, String> {
+    if !root.is_live() {
+        return Err(
+            "verify runs its checks on the live host; it cannot check a captured tree (--root)"
+                .into(),
+        );
+    }
+    let not_converged: Vec<String> = plan
         .items
         .iter()
-        .map(|i| format!("{}: {}", i.resource.name(), i.summary))
+        .map(|i| format!("{}: {}", i.resource, i.summary))
         .collect();
     // Before the first apply the account may not exist: nothing can run as it, and the open
     // plan items are the whole diagnosis.
-    let target = match Target::resolve(&spec.user.name) {
+    let target = match Account::resolve(&spec.user.name) {
         Ok(t) => t,
-        Err(e) if !facts.account.exists => {
-            return Ok(Report {
-                user: spec.user.name.clone(),
-                smoke: vec![Check::fail("target user exists", e)],
-                cluster: Vec::new(),
-                diagnosis: Vec::new(),
-                not_converged,
-                healthy: false,
+        Err(e) if !facts.get::<AccountFacts>().exists => {
+            let check = Check::fail("target user exists", e.to_string());
+            sink.event(Event::Check {
+                stage: "smoke",
+                check: &check,
             });
+            return Ok(report(
+                &spec.user.name,
+                vec![check],
+                Vec::new(),
+                Vec::new(),
+                not_converged,
+            ));
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.to_string()),
     };
-    let smoke = vec![
-        smoke::user_namespace(&target, &facts.subids),
-        smoke::network(&target),
-        smoke::devices(&target),
-        smoke::delegation(&target, &spec.cgroup.delegate),
-    ];
+    let subids = facts.get::<SubidFacts>();
+    let mut smoke_checks = Vec::new();
+    for check in [
+        smoke::user_namespace(&target, &subids.subuid, &subids.subgid).await,
+        smoke::network(&target).await,
+        smoke::devices(&target).await,
+        smoke::delegation(&target, &spec.cgroup.delegate).await,
+    ] {
+        sink.event(Event::Check {
+            stage: "smoke",
+            check: &check,
+        });
+        smoke_checks.push(check);
+    }
     let mut cluster = Vec::new();
     if !opts.skip_cluster {
         let timeout = opts
             .timeout
             .or_else(|| parse_duration(&spec.health.timeout))
             .unwrap_or(Duration::from_secs(300));
-        cluster = cluster_health(spec, facts, &target, timeout);
+        cluster = cluster_health(root, spec, facts, &target, timeout, sink).await;
+        for check in &cluster {
+            sink.event(Event::Check {
+                stage: "cluster",
+                check,
+            });
+        }
     }
-    let healthy = smoke.iter().chain(&cluster).all(|c| c.ok);
+    let healthy = smoke_checks.iter().chain(&cluster).all(|c| c.ok);
     let mut diagnosis = Vec::new();
     if !healthy {
-        let mut evidence: String = smoke
+        let mut evidence: String = smoke_checks
             .iter()
             .chain(&cluster)
             .filter(|c| !c.ok)
             .map(|c| format!("{}\n", c.detail))
             .collect();
-        evidence.push_str(&unit_journal(&target));
+        evidence.push_str(&unit_journal(&target).await);
         diagnosis = diagnose::diagnose(&evidence);
     }
-    Ok(Report {
-        user: target.name.clone(),
-        smoke,
+    Ok(report(
+        &target.name,
+        smoke_checks,
         cluster,
         diagnosis,
         not_converged,
-        healthy,
-    })
+    ))
 }
 
-fn kubectl(spec: &Spec, target: &Target, args: &[&str]) -> Result<String, String> {
+async fn kubectl(spec: &Spec, target: &Account, args: &[&str]) -> Result<String, String> {
     let kubeconfig = format!("{}/.kube/k3s.yaml", target.home);
-    let out = command_as(target, &spec.k3s.install_path)
-        .arg("kubectl")
+    let mut cmd = command_as(target, &spec.k3s.install_path);
+    cmd.arg("kubectl")
         .args(args)
         .env("KUBECONFIG", &kubeconfig)
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::null());
+    let run = tokio::process::Command::from(cmd)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .map_err(|_| {
+            format!(
+                "{} kubectl did not answer within 60 s",
+                spec.k3s.install_path
+            )
+        })?
         .map_err(|e| format!("cannot run {} kubectl: {e}", spec.k3s.install_path))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -129,23 +177,34 @@ fn kubectl(spec: &Spec, target: &Target, args: &[&str]) -> Result<String, String
 }
 
 /// Polls until everything is healthy or the timeout passes; reports the last observation.
-fn cluster_health(spec: &Spec, facts: &Facts, target: &Target, timeout: Duration) -> Vec<Check> {
+async fn cluster_health(
+    root: &HostRoot,
+    spec: &Spec,
+    facts: &Facts,
+    target: &Account,
+    timeout: Duration,
+    sink: &mut dyn EventSink,
+) -> Vec<Check> {
     let started = Instant::now();
     loop {
-        let checks = cluster_once(spec, facts, target);
+        let checks = cluster_once(root, spec, facts, target).await;
         if checks.iter().all(|c| c.ok) || started.elapsed() >= timeout {
             return checks;
         }
-        std::thread::sleep(Duration::from_secs(5).min(timeout.saturating_sub(started.elapsed())));
+        sink.event(Event::WaitingForCluster {
+            elapsed_secs: started.elapsed().as_secs(),
+            timeout_secs: timeout.as_secs(),
+        });
+        tokio::time::sleep(Duration::from_secs(5).min(timeout.saturating_sub(started.elapsed())))
+            .await;
     }
 }
 
-fn cluster_once(spec: &Spec, facts: &Facts, target: &Target) -> Vec<Check> {
+async fn cluster_once(root: &HostRoot, spec: &Spec, facts: &Facts, target: &Account) -> Vec<Check> {
     let mut checks = Vec::new();
-    let active =
-        crate::resources::unit::observe(&crate::host_root::HostRoot::new("/"), &facts.account)
-            .map(|u| u.active)
-            .unwrap_or(false);
+    let active = crate::resources::unit_state::observe(root, facts.get::<AccountFacts>())
+        .map(|u| u.active)
+        .unwrap_or(false);
     checks.push(if active {
         Check::pass(
             "k3s-rootless unit active",
@@ -163,7 +222,10 @@ fn cluster_once(spec: &Spec, facts: &Facts, target: &Target) -> Vec<Check> {
         return checks;
     }
     checks.push(Check::pass("kubeconfig written", kubeconfig));
-    match kubectl(spec, target, &["get", "nodes", "-o", "json"]).and_then(|j| health::nodes(&j)) {
+    match kubectl(spec, target, &["get", "nodes", "-o", "json"])
+        .await
+        .and_then(|j| health::nodes(&j))
+    {
         Ok(nodes) if !nodes.is_empty() && spec.health.nodes_ready => {
             let bad: Vec<String> = nodes
                 .iter()
@@ -195,6 +257,7 @@ fn cluster_once(spec: &Spec, facts: &Facts, target: &Target) -> Vec<Check> {
             target,
             &["get", "pods", "-n", "kube-system", "-o", "json"],
         )
+        .await
         .and_then(|j| health::pods(&j))
         {
             Ok(pods) if pods.is_empty() => checks.push(Check::fail(
@@ -225,128 +288,39 @@ fn cluster_once(spec: &Spec, facts: &Facts, target: &Target) -> Vec<Check> {
 /// The unit's log since its main process last started, as root from the system journal or as
 /// the user from theirs. Older runs are left out: an error that an apply has since repaired
 /// would otherwise be diagnosed again.
-fn unit_journal(target: &Target) -> String {
+async fn unit_journal(target: &Account) -> String {
     let mut args: Vec<String> = if nix::unistd::getuid().is_root() {
         vec![
             "--no-pager".into(),
             "-n".into(),
             "300".into(),
             format!("_UID={}", target.uid),
-            "_SYSTEMD_USER_UNIT=k3s-rootless.service".into(),
+            format!("_SYSTEMD_USER_UNIT={UNIT_NAME}"),
         ]
     } else {
-        [
-            "--user",
-            "--no-pager",
-            "-n",
-            "300",
-            "-u",
-            "k3s-rootless.service",
-        ]
-        .map(String::from)
-        .to_vec()
+        ["--user", "--no-pager", "-n", "300", "-u", UNIT_NAME]
+            .map(String::from)
+            .to_vec()
     };
     // systemctl prints timestamps in a form journalctl's --since reads back.
     let started = systemctl(
         target,
-        &[
-            "show",
-            "-p",
-            "ExecMainStartTimestamp",
-            "--value",
-            "k3s-rootless.service",
-        ],
+        &["show", "-p", "ExecMainStartTimestamp", "--value", UNIT_NAME],
     )
+    .await
     .map(|s| s.trim().to_string())
     .unwrap_or_default();
     if !started.is_empty() && started != "n/a" {
         args.push(format!("--since={started}"));
     }
-    let out = std::process::Command::new("/usr/bin/journalctl")
+    let out = tokio::process::Command::new("/usr/bin/journalctl")
         .args(&args)
         .env_clear()
         .stdin(Stdio::null())
+        .kill_on_drop(true)
         .output();
-    match out {
-        Ok(o) => String::from_utf8_lossy(&o.stdout).into_owned(),
-        Err(_) => String::new(),
+    match tokio::time::timeout(Duration::from_secs(30), out).await {
+        Ok(Ok(o)) => String::from_utf8_lossy(&o.stdout).into_owned(),
+        _ => String::new(),
     }
-}
-
-pub fn render(report: &Report) -> String {
-    let mut out = format!(
-        "groundwork verify for user {}\n\nRootless smoke test:\n",
-        report.user
-    );
-    let line = |c: &Check| {
-        format!(
-            "  {} {}: {}\n",
-            if c.ok { "PASS" } else { "FAIL" },
-            c.name,
-            c.detail
-        )
-    };
-    for c in &report.smoke {
-        out.push_str(&line(c));
-    }
-    if !report.cluster.is_empty() {
-        out.push_str("\nCluster health:\n");
-        for c in &report.cluster {
-            out.push_str(&line(c));
-        }
-    }
-    if !report.not_converged.is_empty() {
-        out.push_str("\nThe host does not match the spec (run `groundwork apply`):\n");
-        for i in &report.not_converged {
-            out.push_str(&format!("  - {i}\n"));
-        }
-    }
-    if !report.diagnosis.is_empty() {
-        out.push_str("\nDiagnosis:\n");
-        for d in &report.diagnosis {
-            out.push_str(&format!(
-                "  cause: {}\n  fix:   {}\n  seen:  {}\n",
-                d.cause, d.fix, d.evidence
-            ));
-        }
-    }
-    out.push_str(if report.healthy {
-        "\nhealthy\n"
-    } else {
-        "\nUNHEALTHY\n"
-    });
-    out
-}
-
-/// JUnit XML: one test case per check.
-pub fn render_junit(report: &Report) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    let checks: Vec<(&str, &Check)> = report
-        .smoke
-        .iter()
-        .map(|c| ("smoke", c))
-        .chain(report.cluster.iter().map(|c| ("cluster", c)))
-        .collect();
-    let failures = checks.iter().filter(|(_, c)| !c.ok).count();
-    let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites><testsuite name=\"groundwork-verify\" tests=\"{}\" failures=\"{failures}\">\n",
-        checks.len()
-    );
-    for (stage, c) in checks {
-        if c.ok {
-            out.push_str(&format!(
-                "  <testcase classname=\"verify.{stage}\" name=\"{}\"/>\n",
-                esc(&c.name)
-            ));
-        } else {
-            out.push_str(&format!("  <testcase classname=\"verify.{stage}\" name=\"{}\">\n    <failure message=\"{}\"/>\n  </testcase>\n", esc(&c.name), esc(&c.detail)));
-        }
-    }
-    out.push_str("</testsuite></testsuites>\n");
-    out
 }

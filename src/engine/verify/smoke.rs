@@ -3,46 +3,63 @@
 //! v2 delegation with limits that really apply.
 
 use super::Check;
-use crate::apply::user_unit::{Target, command_as};
-use crate::resources::subids::SubidFacts;
-use std::io::Read;
+use crate::host::session::{Account, command_as};
+use crate::subid_ranges::SubidFile;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+use tokio::process::Child;
+
+/// A check's process, started as the user in a process group of its own.
+fn spawn_in_group(
+    account: &Account,
+    program: &str,
+    args: &[&str],
+    stdout: bool,
+) -> Result<Child, String> {
+    let mut cmd = command_as(account, program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(if stdout {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stderr(Stdio::piped())
+        .process_group(0);
+    tokio::process::Command::from(cmd)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))
+}
 
 /// Runs a short check as the user and returns its stdout. The process runs in its own process
 /// group, which is killed once it exits or after 30 s: util-linux's `unshare --map-auto` leaves
 /// its id-mapping child blocked, holding the output pipes, when unshare(2) itself fails (for
 /// example with user.max_user_namespaces=0), and reading to EOF would then wait forever.
-fn output_as(target: &Target, program: &str, args: &[&str]) -> Result<String, String> {
-    let mut child = command_as(target, program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    let status = poll(Duration::from_secs(30), || child.try_wait().ok().flatten());
+async fn output_as(account: &Account, program: &str, args: &[&str]) -> Result<String, String> {
+    let mut child = spawn_in_group(account, program, args, true)?;
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
     kill_group(&child);
     let status = match status {
-        Some(s) => s,
-        None => {
-            let _ = child.wait();
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(format!("waiting for {program}: {e}")),
+        Err(_) => {
+            let _ = child.wait().await;
             return Err(format!(
                 "{program} {} did not finish within 30 s",
                 args.join(" ")
             ));
         }
     };
-    // Every holder of the pipes is gone now: these reads end. The outputs are a few lines,
-    // far below a pipe's capacity, so the child never blocked on a full pipe.
+    // Every holder of the pipes is gone now: these reads end.
     let (mut stdout, mut stderr) = (String::new(), String::new());
     if let Some(pipe) = child.stdout.as_mut() {
-        let _ = pipe.read_to_string(&mut stdout);
+        let _ = pipe.read_to_string(&mut stdout).await;
     }
     if let Some(pipe) = child.stderr.as_mut() {
-        let _ = pipe.read_to_string(&mut stderr);
+        let _ = pipe.read_to_string(&mut stderr).await;
     }
     if status.success() {
         Ok(stdout)
@@ -57,23 +74,28 @@ fn output_as(target: &Target, program: &str, args: &[&str]) -> Result<String, St
 
 /// SIGKILL to the process group a check's process leads (it was spawned with process_group(0)).
 fn kill_group(child: &Child) {
-    let _ = nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    );
+    if let Some(pid) = child.id() {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
 }
 
 /// Kills a helper process, and whatever it started, on every path out of a check.
-struct Reaped(Child);
+struct Reaped {
+    child: Child,
+    pid: u32,
+}
 
 impl Reaped {
     /// Stops the process and returns what it wrote to stderr: the evidence of a failed check.
-    fn stop(mut self) -> String {
-        kill_group(&self.0);
-        let _ = self.0.wait();
+    async fn stop(mut self) -> String {
+        kill_group(&self.child);
+        let _ = self.child.wait().await;
         let mut text = String::new();
-        if let Some(mut pipe) = self.0.stderr.take() {
-            let _ = pipe.read_to_string(&mut text);
+        if let Some(mut pipe) = self.child.stderr.take() {
+            let _ = pipe.read_to_string(&mut text).await;
         }
         text.lines()
             .map(str::trim)
@@ -85,25 +107,24 @@ impl Reaped {
 
 impl Drop for Reaped {
     fn drop(&mut self) {
-        kill_group(&self.0);
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(self.pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = self.child.start_kill();
     }
 }
 
-fn spawn_as(target: &Target, program: &str, args: &[&str]) -> Result<Reaped, String> {
-    command_as(target, program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map(Reaped)
-        .map_err(|e| format!("cannot run {program}: {e}"))
+fn spawn_as(account: &Account, program: &str, args: &[&str]) -> Result<Reaped, String> {
+    let child = spawn_in_group(account, program, args, false)?;
+    let pid = child
+        .id()
+        .ok_or_else(|| format!("{program} exited at once"))?;
+    Ok(Reaped { child, pid })
 }
 
-fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+/// Checks `f` every 100 ms until it answers or `timeout` passes; cancellable.
+async fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let started = Instant::now();
     loop {
         if let Some(v) = f() {
@@ -112,7 +133,7 @@ fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
         if started.elapsed() > timeout {
             return None;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -129,9 +150,9 @@ pub fn parse_id_map(text: &str) -> Vec<(u64, u64, u64)> {
         .collect()
 }
 
-pub fn user_namespace(target: &Target, subids: &SubidFacts) -> Check {
+pub async fn user_namespace(target: &Account, subuid: &SubidFile, subgid: &SubidFile) -> Check {
     let name = "user namespace mapped onto subordinate ids";
-    let read_map = |file: &str| {
+    async fn read_map(target: &Account, file: &str) -> Result<String, String> {
         output_as(
             target,
             "/usr/bin/unshare",
@@ -144,10 +165,11 @@ pub fn user_namespace(target: &Target, subids: &SubidFacts) -> Check {
                 file,
             ],
         )
-    };
+        .await
+    }
     let (uid_text, gid_text) = match (
-        read_map("/proc/self/uid_map"),
-        read_map("/proc/self/gid_map"),
+        read_map(target, "/proc/self/uid_map").await,
+        read_map(target, "/proc/self/gid_map").await,
     ) {
         (Ok(u), Ok(g)) => (u, g),
         (Err(e), _) | (_, Err(e)) => return Check::fail(name, e),
@@ -159,7 +181,7 @@ pub fn user_namespace(target: &Target, subids: &SubidFacts) -> Check {
     );
     // unshare --map-auto maps the user's own id to 0 and the subordinate range from 1, so a
     // range of N ids shows as `1 START N-1` (0 is taken): require START and at least N-1 ids.
-    let maps_onto = |f: &crate::subid_ranges::SubidFile, map_text: &str| {
+    let maps_onto = |f: &SubidFile, map_text: &str| {
         let maps = parse_id_map(map_text);
         f.entries
             .iter()
@@ -170,10 +192,7 @@ pub fn user_namespace(target: &Target, subids: &SubidFacts) -> Check {
                 })
             })
     };
-    let (uid_ok, gid_ok) = (
-        maps_onto(&subids.subuid, &uid_text),
-        maps_onto(&subids.subgid, &gid_text),
-    );
+    let (uid_ok, gid_ok) = (maps_onto(subuid, &uid_text), maps_onto(subgid, &gid_text));
     if uid_ok && gid_ok {
         Check::pass(name, text)
     } else {
@@ -187,7 +206,7 @@ pub fn user_namespace(target: &Target, subids: &SubidFacts) -> Check {
     }
 }
 
-pub fn network(target: &Target) -> Check {
+pub async fn network(target: &Account) -> Check {
     let name = "user-mode networking (slirp4netns tap0)";
     let ns = match spawn_as(
         target,
@@ -204,13 +223,14 @@ pub fn network(target: &Target) -> Check {
         Ok(c) => c,
         Err(e) => return Check::fail(name, e),
     };
-    let pid = ns.0.id().to_string();
+    let pid = ns.pid.to_string();
     // unshare execs sleep in the same process once the namespaces exist.
     if poll(Duration::from_secs(10), || {
         std::fs::read_link(format!("/proc/{pid}/ns/net"))
             .ok()
             .filter(|l| std::fs::read_link("/proc/self/ns/net").ok().as_ref() != Some(l))
     })
+    .await
     .is_none()
     {
         return Check::fail(name, "the network namespace did not appear".into());
@@ -233,8 +253,9 @@ pub fn network(target: &Target) -> Check {
         let dev = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).ok()?;
         let route = std::fs::read_to_string(format!("/proc/{pid}/net/route")).ok()?;
         (dev.contains("tap0:") && route.lines().any(|l| l.starts_with("tap0"))).then_some(())
-    });
-    let said = slirp.stop();
+    })
+    .await;
+    let said = slirp.stop().await;
     drop(ns);
     match up {
         Some(()) => Check::pass(
@@ -251,7 +272,7 @@ pub fn network(target: &Target) -> Check {
     }
 }
 
-pub fn devices(target: &Target) -> Check {
+pub async fn devices(target: &Account) -> Check {
     let name = "fuse and tun devices usable";
     let mut missing = Vec::new();
     for dev in ["/dev/fuse", "/dev/net/tun"] {
@@ -260,6 +281,7 @@ pub fn devices(target: &Target) -> Check {
             "/usr/bin/test",
             &["-c", dev, "-a", "-r", dev, "-a", "-w", dev],
         )
+        .await
         .is_err()
         {
             missing.push(dev);
@@ -282,7 +304,7 @@ pub fn devices(target: &Target) -> Check {
     }
 }
 
-pub fn delegation(target: &Target, controllers: &[String]) -> Check {
+pub async fn delegation(target: &Account, controllers: &[String]) -> Check {
     let name = "cgroup v2 delegation applies limits";
     let base = format!(
         "/sys/fs/cgroup/user.slice/user-{uid}.slice/user@{uid}.service",
@@ -332,7 +354,8 @@ pub fn delegation(target: &Target, controllers: &[String]) -> Check {
         [format!("{base}/app.slice/{unit}"), format!("{base}/{unit}")]
             .into_iter()
             .find(|d| std::path::Path::new(&format!("{d}/cgroup.procs")).exists())
-    });
+    })
+    .await;
     let Some(dir) = dir else {
         drop(scope);
         return Check::fail(
@@ -363,7 +386,8 @@ pub fn delegation(target: &Target, controllers: &[String]) -> Check {
             .zip(&seen)
             .all(|((_, w), s)| w == s)
             .then_some(())
-    });
+    })
+    .await;
     drop(scope);
     let show = |values: &mut dyn Iterator<Item = (&str, &str)>| {
         values

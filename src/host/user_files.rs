@@ -7,7 +7,7 @@
 //! nothing root alone may read is ever shown. No process is started, so a drift check as root
 //! stays free of spawns.
 
-use crate::host_root::HostRoot;
+use crate::host::HostRoot;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -72,7 +72,7 @@ fn answer_all(root: &HostRoot, queries: &[Query]) -> io::Result<Vec<Answer>> {
     queries
         .iter()
         .map(|q| match q {
-            Query::Exists(p) => Ok(Answer::Exists(root.exists(p))),
+            Query::Exists(p) => root.exists(p).map(Answer::Exists),
             Query::Read(p) => root.read_optional(p).map(Answer::Read),
         })
         .collect()

@@ -1,19 +1,19 @@
 //! Which spec and which user a command works on.
 
-use crate::spec::{self, Spec, SpecError, SpecSource};
+use super::{Spec, SpecError, SpecSource, load_default, load_file, validate};
 use std::path::Path;
 
 /// Loads the spec the user named, or the embedded default. The default targets the invoking
 /// user when that user is not root (rootless k3s runs as you), and its own `k3s` account when
 /// run as root. `--user` overrides either.
-pub fn load(
+pub fn choose(
     path: Option<&Path>,
     user_override: Option<&str>,
 ) -> Result<(Spec, SpecSource), SpecError> {
     let (mut spec, source) = match path {
-        Some(p) => spec::load_file(p)?,
+        Some(p) => load_file(p)?,
         None => {
-            let (mut spec, source) = spec::load_default();
+            let (mut spec, source) = load_default();
             if let Some(name) = invoking_user_name() {
                 spec.user.name = name;
                 spec.user.create = false;
@@ -24,8 +24,7 @@ pub fn load(
     if let Some(name) = user_override {
         spec.user.name = name.to_string();
         spec.user.create = false;
-        let problems = spec::validate(&spec);
-        if let Some((_, msg, _)) = problems.into_iter().next() {
+        if let Some((_, msg, _)) = validate(&spec).into_iter().next() {
             return Err(SpecError::from_flag("--user", msg));
         }
     }

@@ -158,8 +158,8 @@ fn pod_verdict(p: Pod) -> Verdict {
 mod tests {
     use super::*;
 
-    const NODES: &str = include_str!("../../tests/fixtures/kubectl/nodes.json");
-    const PODS: &str = include_str!("../../tests/fixtures/kubectl/pods.json");
+    const NODES: &str = include_str!("../../../tests/fixtures/kubectl/nodes.json");
+    const PODS: &str = include_str!("../../../tests/fixtures/kubectl/pods.json");
 
     #[test]
     fn node_readiness() {

@@ -1,0 +1,65 @@
+//! The small commands: validate, the sudoers line, completions, the man page, and the internal
+//! write-user-file.
+
+use crate::exit;
+use std::path::Path;
+
+pub fn validate(path: &Path) -> i32 {
+    match crate::spec::load_file(path) {
+        Ok((spec, _)) => {
+            crate::outln!(
+                "{}: valid (user {}, k3s {})",
+                path.display(),
+                spec.user.name,
+                spec.k3s.version
+            );
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("error: invalid spec\n{e}");
+            exit::ERROR
+        }
+    }
+}
+
+pub fn sudoers(user: &str, helper: &str) -> i32 {
+    if !crate::names::is_user_name(user) {
+        eprintln!("error: {user:?} is not a valid user name");
+        return exit::ERROR;
+    }
+    crate::outln!("{}", crate::engine::privilege::sudoers_line(user, helper));
+    exit::OK
+}
+
+pub fn completions(shell: clap_complete::Shell) -> i32 {
+    let mut cmd = <super::super::Cli as clap::CommandFactory>::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "groundwork", &mut buf);
+    crate::out!("{}", String::from_utf8_lossy(&buf));
+    exit::OK
+}
+
+pub fn man() -> i32 {
+    let cmd = <super::super::Cli as clap::CommandFactory>::command();
+    let mut buf = Vec::new();
+    match clap_mangen::Man::new(cmd).render(&mut buf) {
+        Ok(()) => {
+            crate::out!("{}", String::from_utf8_lossy(&buf));
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::ERROR
+        }
+    }
+}
+
+pub fn write_user_file(path: &Path, remove: bool) -> i32 {
+    match crate::host::session::write_user_file_from_stdin(path, remove) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            exit::ERROR
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The diff: a pure function from spec and facts to the ordered plan. Each resource of the
+//! registry adds its items in turn, so the plan's order is the registry's.
+
+use crate::authority::Authority;
+use crate::plan::{PLAN_FORMAT_VERSION, Plan, PlanBuilder};
+use crate::resources::{DiffCx, Facts, REGISTRY};
+use crate::spec::{Spec, SpecSource};
+use sha2::{Digest, Sha256};
+
+pub fn spec_sha256(source: &SpecSource) -> String {
+    hex::encode(Sha256::digest(source.text.as_bytes()))
+}
+
+pub fn diff(spec: &Spec, source: &SpecSource, facts: &Facts, authority: &Authority) -> Plan {
+    let cx = DiffCx {
+        spec,
+        facts,
+        authority,
+    };
+    let mut builder = PlanBuilder::default();
+    for resource in REGISTRY {
+        let before = builder.items().len();
+        resource.diff(&cx, &mut builder);
+        tracing::info!(
+            resource = %resource.id(),
+            items = builder.items().len() - before,
+            "diff"
+        );
+    }
+    let (items, notes) = builder.finish();
+    Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        spec: source.name.clone(),
+        spec_sha256: spec_sha256(source),
+        user: spec.user.name.clone(),
+        executor: authority.executor.name().to_string(),
+        items,
+        notes,
+    }
+}

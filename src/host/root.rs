@@ -1,0 +1,151 @@
+//! Every host path goes through `HostRoot`, so that the read-only commands can run against a
+//! directory that holds a captured host (`--root DIR`, as systemd's tools have) as well as `/`.
+//! A read that fails for any reason but absence is an error that names the file: an
+//! observation that fails is never "in sync".
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct HostRoot {
+    base: PathBuf,
+}
+
+/// Absent: the file (or a directory on its way) does not exist.
+fn is_absent(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR)
+}
+
+impl HostRoot {
+    pub fn new(base: impl Into<PathBuf>) -> Self {
+        Self { base: base.into() }
+    }
+
+    /// True when observing the live host rather than a captured tree.
+    pub fn is_live(&self) -> bool {
+        self.base == Path::new("/")
+    }
+
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+
+    /// Maps an absolute host path onto this root.
+    pub fn path(&self, host_path: impl AsRef<Path>) -> PathBuf {
+        let p = host_path.as_ref();
+        let rel = p.strip_prefix("/").unwrap_or(p);
+        self.base.join(rel)
+    }
+
+    /// Reads a file; a missing file is `Ok(None)`, any other failure is an error that names it.
+    pub fn read_optional(&self, host_path: impl AsRef<Path>) -> io::Result<Option<String>> {
+        let host_path = host_path.as_ref();
+        match std::fs::read(self.path(host_path)) {
+            // Checked first: from_utf8 is several times cheaper than a lossy pass on valid text.
+            Ok(bytes) => {
+                tracing::debug!(path = %host_path.display(), bytes = bytes.len(), "read");
+                Ok(Some(String::from_utf8(bytes).unwrap_or_else(|e| {
+                    String::from_utf8_lossy(e.as_bytes()).into_owned()
+                })))
+            }
+            Err(e) if is_absent(&e) => {
+                tracing::debug!(path = %host_path.display(), "absent");
+                Ok(None)
+            }
+            Err(e) => Err(io::Error::new(
+                e.kind(),
+                format!("cannot read {}: {e}", host_path.display()),
+            )),
+        }
+    }
+
+    /// Reads a file that must exist.
+    pub fn read(&self, host_path: impl AsRef<Path>) -> io::Result<String> {
+        self.read_optional(&host_path)?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} does not exist", host_path.as_ref().display()),
+            )
+        })
+    }
+
+    /// Whether anything (a link counts, unfollowed) is at the path. Only absence is `false`: a
+    /// permission error is an error.
+    pub fn exists(&self, host_path: impl AsRef<Path>) -> io::Result<bool> {
+        let host_path = host_path.as_ref();
+        match self.path(host_path).symlink_metadata() {
+            Ok(_) => Ok(true),
+            Err(e) if is_absent(&e) => Ok(false),
+            Err(e) => Err(io::Error::new(
+                e.kind(),
+                format!("cannot look at {}: {e}", host_path.display()),
+            )),
+        }
+    }
+
+    /// Whether a directory is at the path (following links).
+    pub fn is_dir(&self, host_path: impl AsRef<Path>) -> io::Result<bool> {
+        let host_path = host_path.as_ref();
+        match self.path(host_path).metadata() {
+            Ok(m) => Ok(m.is_dir()),
+            Err(e) if is_absent(&e) => Ok(false),
+            Err(e) => Err(io::Error::new(
+                e.kind(),
+                format!("cannot look at {}: {e}", host_path.display()),
+            )),
+        }
+    }
+
+    /// Lists a directory's entry names, sorted; a missing directory is empty.
+    pub fn list_dir(&self, host_path: impl AsRef<Path>) -> io::Result<Vec<String>> {
+        let host_path = host_path.as_ref();
+        let entries = match std::fs::read_dir(self.path(host_path)) {
+            Ok(e) => e,
+            Err(e) if is_absent(&e) => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot list {}: {e}", host_path.display()),
+                ));
+            }
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            names.push(entry?.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn only_absence_is_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = HostRoot::new(dir.path());
+        std::fs::write(dir.path().join("file"), "x").unwrap();
+        assert!(root.exists("/file").unwrap());
+        assert!(!root.exists("/missing").unwrap());
+        assert!(!root.exists("/file/below").unwrap(), "ENOTDIR is absence");
+        // A loop of links is no absence: looking through it fails (ELOOP), as root too.
+        std::os::unix::fs::symlink(dir.path().join("b"), dir.path().join("a")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("a"), dir.path().join("b")).unwrap();
+        assert!(root.exists("/a/x").is_err());
+        assert!(root.read_optional("/a").is_err());
+        if !nix::unistd::geteuid().is_root() {
+            // As a user, a directory without search permission hides what is in it: that is
+            // an error, never "absent". (Root searches every directory.)
+            let closed = dir.path().join("closed");
+            std::fs::create_dir(&closed).unwrap();
+            std::fs::write(closed.join("f"), "x").unwrap();
+            std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o000)).unwrap();
+            assert!(root.exists("/closed/f").is_err());
+            assert!(root.read_optional("/closed/f").is_err());
+            std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+}
