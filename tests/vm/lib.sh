@@ -416,6 +416,7 @@ vm__await() {
       restarted=1
       # After the reset: the old kernel's last lines ("end Kernel panic") are written by then.
       offset=$(vm__console_size "$name")
+      echo "$offset" >"$(vm__dir "$name")/console.handled"
       deadline=$((SECONDS + timeout))
       continue
     fi
@@ -423,6 +424,18 @@ vm__await() {
   done
   vm_log "no $what on '$name' after ${timeout}s"
   return 1
+}
+
+# vm__panic_line NAME: the first "Kernel panic" line on NAME's console past the panics a restart
+# already handled; empty when there is none. A panic can also strike a running guest (the same
+# "Oops: int3", when the kernel patches its code), and the scenario then fails on whatever it
+# was doing: vm__on_exit says so.
+vm__panic_line() {
+  local dir offset=0
+  dir=$(vm__dir "$1")
+  [[ -f "$dir/console.log" ]] || return 0
+  [[ -s "$dir/console.handled" ]] && offset=$(<"$dir/console.handled")
+  tail -c +"$((offset + 1))" "$dir/console.log" | grep -a -m 1 'Kernel panic' | tr -d '\r' || true
 }
 
 # vm__probe_ssh NAME PORT [BOOT_ID]: one SSH attempt; with BOOT_ID, true only once the guest runs
@@ -781,12 +794,17 @@ vm__collect_artifacts() {
 }
 
 vm__on_exit() {
-  local rc=$1 name
+  local rc=$1 name panic
   trap - EXIT INT TERM
   for name in "${GW_VMS[@]}"; do
     if ((rc != 0)); then
+      panic=$(vm__panic_line "$name")
+      # Not worth a minute of SSH timeouts: a panicked guest answers nothing.
+      if [[ -n "$panic" ]]; then vm__kill_pid "$(vm__pid "$name")" "$(vm__dir "$name")"; fi
       vm__collect_artifacts "$name"
       vm_log "artifacts of '$name' kept in $GW_ARTIFACTS/$name"
+      [[ -z "$panic" ]] || vm_log "GUEST KERNEL PANIC in '$name': $panic (see its console.log)." \
+        "Whatever failed after that moment failed because the guest was dead."
     fi
     vm__discard "$name"
   done

@@ -21,6 +21,8 @@
 # anything else (FAIL); each runs under a timeout: GW_VM_SCENARIO_TIMEOUT (900 s), or the
 # scenario's own `# suite-timeout: SECONDS` line for the long ones. Logs and, on
 # failure, the console and journal of its VMs are in target/vm-artifacts/<release>/<scenario>/.
+# A scenario that failed while one of its guests' kernel panicked runs once more (GW_VM_PANIC_RETRY=0:
+# never), and its summary line says so.
 # The last line is `vm-suite: N passed, N failed`; the exit code is 1 when anything failed.
 #
 # Where a real VM cannot run here at all (not root, no qemu or debootstrap), it says so in one
@@ -102,6 +104,8 @@ SKIPPED=0
 SUMMARY=()
 # 0 when the current release's booted snapshot failed: its scenarios boot their VMs.
 RELEASE_SNAPSHOTS=1
+# The exit code of the last scenario run (run_attempt).
+RC=0
 # Ctrl-C reaches the scenario first; its trap stops its VMs and exits 130, and we stop there.
 INTERRUPTED=0
 
@@ -139,28 +143,47 @@ prepare() {
   fi
 }
 
-run_scenario() {
-  local file=$1 name rc t0=$SECONDS limit label log panics
-  name=$(basename "$file" .sh)
-  label=$GW_VM_RELEASE/$name
-  log=$ARTIFACTS/$label/output.log
-  limit=$(sed -n 's/^# suite-timeout: *\([0-9][0-9]*\)$/\1/p' "$file" | head -n 1)
-  limit=${limit:-$SCENARIO_TIMEOUT}
-  rm -rf "${ARTIFACTS:?}/$label"
-  mkdir -p "$ARTIFACTS/$label"
-  echo "==== RUN  $label"
+# run_attempt FILE NAME LOG LIMIT: one run of a scenario, its output in LOG; sets RC.
+run_attempt() {
+  local file=$1 name=$2 log=$3 limit=$4
+  mkdir -p "$(dirname "$log")"
   set +e
   # --foreground: Ctrl-C still reaches the scenario, whose trap stops its VMs.
   GW_SCENARIO=$name GW_VM_SNAPSHOTS=$RELEASE_SNAPSHOTS timeout --foreground -k 30 "$limit" bash "$file" 2>&1 |
     tee "$log"
-  rc=${PIPESTATUS[0]}
+  RC=${PIPESTATUS[0]}
   set -e
   # A scenario killed outright leaves its qemu to us.
   vm_kill_all_below "$GW_VM_SUITE_DIR"
+}
+
+# A scenario, run again once when it failed while a guest's kernel had panicked (lib.sh says
+# GUEST KERNEL PANIC): Debian 13 under TCG does that now and then, whatever the scenario does.
+# The first attempt's evidence stays in <release>/<scenario>.panicked/.
+run_scenario() {
+  local file=$1 name t0=$SECONDS limit label dir log panics note=""
+  name=$(basename "$file" .sh)
+  label=$GW_VM_RELEASE/$name
+  dir=$ARTIFACTS/$label
+  log=$dir/output.log
+  limit=$(sed -n 's/^# suite-timeout: *\([0-9][0-9]*\)$/\1/p' "$file" | head -n 1)
+  limit=${limit:-$SCENARIO_TIMEOUT}
+  rm -rf "${dir:?}" "$dir.panicked"
+  echo "==== RUN  $label"
+  run_attempt "$file" "$name" "$log" "$limit"
+  if [[ "$RC" != 0 && "$RC" != "$EXIT_SKIP" && "$RC" != 130 && "${GW_VM_PANIC_RETRY:-1}" != 0 ]] &&
+    grep -q 'GUEST KERNEL PANIC' "$log"; then
+    mv "$dir" "$dir.panicked"
+    echo "==== RETRY $label: a guest kernel panicked during it (evidence in $dir.panicked/)"
+    note=" (retried after a guest kernel panic)"
+    run_attempt "$file" "$name" "$log" "$limit"
+  fi
   # Guests restarted after a kernel panic (lib.sh's boot waits) show in the summary.
   panics=$(grep -c 'KERNEL PANIC: restarting' "$log" || true)
-  ((panics == 0)) || label+=" ($panics kernel panic, restarted)"
-  case "$rc" in
+  ((panics == 0)) || note+=" ($panics kernel panic, restarted)"
+  if [[ "$RC" != 0 ]] && grep -q 'GUEST KERNEL PANIC' "$log"; then note+=" (guest kernel panic)"; fi
+  label+=$note
+  case "$RC" in
     0) record PASS "$label" $((SECONDS - t0)) ;;
     "$EXIT_SKIP") record SKIP "$label" $((SECONDS - t0)) ;;
     124) record FAIL "$label (timed out after ${limit}s)" $((SECONDS - t0)) ;;
