@@ -3,7 +3,7 @@
 //! env-filter (`GROUNDWORK_LOG=groundwork=trace`). Under systemd (JOURNAL_STREAM set) the events
 //! go to the journal with their fields as journal fields; `--log-format json` writes JSON lines.
 
-use super::LogFormat;
+use super::args::LogFormat;
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::prelude::*;

@@ -14,7 +14,7 @@ pub async fn observe(
     spec: &Spec,
     authority: &Authority,
 ) -> Result<Arc<Facts>, ObserveError> {
-    let facts = Arc::new(Facts::default());
+    let facts = Arc::new(crate::resources::empty_facts());
     let mut slow = Vec::new();
     for resource in REGISTRY {
         let cx = ObserveCx {

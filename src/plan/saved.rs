@@ -1,7 +1,7 @@
 //! A plan saved by `plan --out FILE`, for `apply FILE`: the plan, and the spec it came from, so
 //! that apply plans again from the same spec and refuses when the host changed since.
 
-use super::{PLAN_FORMAT_VERSION, Plan};
+use super::model::{PLAN_FORMAT_VERSION, Plan};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! The target account: it must exist (or be created) and must not be root.
 
-use super::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use super::contract::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
 use crate::host::HostRoot;
 use crate::plan::{Action, Item, PlanBuilder, ResourceId, Step};
 use crate::privileged::Request;

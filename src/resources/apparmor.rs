@@ -1,7 +1,7 @@
 //! The AppArmor profile that lets the k3s binary create user namespaces, needed where the kernel
 //! restricts unprivileged user namespaces (Ubuntu 24.04 and later).
 
-use super::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use super::contract::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
 use crate::host::HostRoot;
 use crate::managed_files::{
     apparmor_profile_path as profile_path, render_apparmor_profile as render_profile,

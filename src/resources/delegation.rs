@@ -3,7 +3,7 @@
 //! (which restarts everything it runs, k3s too), and the plan waits for it to answer again.
 
 use super::account::AccountFacts;
-use super::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use super::contract::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
 use crate::host::HostRoot;
 use crate::host::session::manager_cgroup;
 use crate::plan::{Action, Implication, Item, PlanBuilder, ResourceId, Step};

@@ -2,7 +2,7 @@
 //! user namespaces, and a recent enough kernel. Gaps here are blocked items with a manual fix.
 //! The machine's size against k3s's requirements is a note: it blocks nothing.
 
-use super::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use super::contract::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
 use crate::host::system::{self, System};
 use crate::plan::{Item, PlanBuilder, ResourceId};
 use serde::Serialize;

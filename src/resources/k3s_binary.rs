@@ -7,7 +7,7 @@
 //! cost more than the rest of it, so the hash is cached by device, inode, size, mtime and ctime:
 //! nobody can change a file's content without changing its ctime.
 
-use super::{Cost, DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use super::contract::{Cost, DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
 use crate::cache;
 use crate::host::HostRoot;
 use crate::k3s_releases;

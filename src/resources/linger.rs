@@ -2,7 +2,7 @@
 //! the manager asynchronously, so the plan waits for the manager to answer before anything uses
 //! it.
 
-use super::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use super::contract::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
 use crate::host::HostRoot;
 use crate::plan::{Action, Item, PlanBuilder, ResourceId, Step};
 use crate::privileged::Request;

@@ -1,6 +1,6 @@
 //! Kernel modules: loaded now (a rootless process cannot modprobe) and listed for every boot.
 
-use super::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use super::contract::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
 use crate::host::HostRoot;
 use crate::plan::{Item, PlanBuilder, ResourceId, Step};
 use crate::privileged::Request;

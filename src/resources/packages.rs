@@ -1,7 +1,7 @@
 //! Packages, by logical name, resolved per distribution family; and the id-mapping tools they
 //! provide, which only work when setuid root or with file capabilities.
 
-use super::{Cost, DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use super::contract::{Cost, DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
 use crate::host::HostRoot;
 use crate::plan::{Action, Item, PlanBuilder, ResourceId, Step};
 use crate::privileged::Request;

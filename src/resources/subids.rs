@@ -7,7 +7,7 @@
 //! it never piles a second range on top of the first.
 
 use super::account::AccountFacts;
-use super::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use super::contract::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
 use crate::authority::Authority;
 use crate::host::HostRoot;
 use crate::plan::{Action, Implication, Item, PlanBuilder, ResourceId, Step};

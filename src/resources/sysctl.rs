@@ -1,7 +1,7 @@
 //! Kernel parameters: the runtime value in /proc/sys and the persisted value that
 //! systemd-sysctl will apply at the next boot, following its order of precedence.
 
-use super::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use super::contract::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
 use crate::host::HostRoot;
 use crate::plan::{Item, PlanBuilder, ResourceId, Step};
 use crate::policy::Policy;

@@ -2,8 +2,8 @@
 //! new file means the user manager reloads (a step of its own) and k3s restarts.
 
 use super::account::AccountFacts;
+use super::contract::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
 use super::user_home::{home_reader, wait_for_manager_once};
-use super::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
 use crate::host::HostRoot;
 use crate::host::session::unit_path;
 use crate::host::user_files::{Answer, Query};

@@ -5,8 +5,8 @@
 //! from files (the wants link, the unit's cgroup, the record), so no user manager is asked.
 
 use super::account::AccountFacts;
+use super::contract::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
 use super::user_home::{home_reader, wait_for_manager_once};
-use super::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
 use crate::host::HostRoot;
 use crate::host::session::{UNIT_NAME, manager_cgroup, pending_restart_marker, wants_link};
 use crate::host::user_files::{Answer, Query};

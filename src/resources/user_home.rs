@@ -1,8 +1,8 @@
 //! What the resources that live in the user's home share: reading those files with their
 //! owner's rights, and waiting for the user's systemd manager once before it is needed.
 
-use super::DiffCx;
 use super::account::AccountFacts;
+use super::contract::DiffCx;
 use crate::host::HostRoot;
 use crate::host::user_files::Reader;
 use crate::plan::{Item, PlanBuilder, ResourceId, Step};

@@ -1,6 +1,8 @@
 //! Which spec and which user a command works on.
 
-use super::{Spec, SpecError, SpecSource, load_default, load_file, validate};
+use super::load::{SpecError, SpecSource, load_default, load_file};
+use super::types::Spec;
+use super::validate::validate;
 use std::path::Path;
 
 /// Loads the spec the user named, or the embedded default. The default targets the invoking

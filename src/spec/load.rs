@@ -2,7 +2,7 @@
 //! name the file, line, column and field path, with a "did you mean" for misspelt keys.
 
 use super::locate::{Seg, locate, render_path};
-use super::{DEFAULT_SPEC, Spec};
+use super::types::{DEFAULT_SPEC, Spec};
 use std::fmt;
 use std::path::Path;
 
@@ -193,7 +193,7 @@ pub fn parse(source: &SpecSource) -> Result<Spec, SpecError> {
             parsed.map_err(|e| SpecError::new(source, vec![problem_from_yaml(&e, &path)]))?
         }
     };
-    let problems: Vec<Problem> = super::validate(&spec)
+    let problems: Vec<Problem> = super::validate::validate(&spec)
         .into_iter()
         .map(|(path, message, hint)| {
             let at = locate(&source.text, &path);

@@ -1,7 +1,7 @@
 //! Semantic checks that the YAML grammar cannot express.
 
 use super::locate::Seg;
-use super::{SUBID_MIN, SUBID_MIN_COUNT, Spec, SubidStart, parse_duration};
+use super::types::{SUBID_MIN, SUBID_MIN_COUNT, Spec, SubidStart, parse_duration};
 use crate::allow;
 use crate::names;
 use std::collections::BTreeSet;

@@ -1,7 +1,7 @@
 //! `groundwork apply`: a spec or a saved plan, checked, confirmed, carried out.
 
-use super::super::{Ctx, StreamOutput};
-use super::{fail, target};
+use super::common::{fail, target};
+use crate::cli::args::{Ctx, StreamOutput};
 use crate::engine::host_ops::LiveHost;
 use crate::engine::lock::Wait;
 use crate::engine::privilege::Privilege;

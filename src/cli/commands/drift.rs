@@ -1,7 +1,7 @@
 //! `groundwork drift`: the terse check for cron and timers, with node_exporter metrics.
 
-use super::super::{Ctx, Output};
-use super::{fail, load, target};
+use super::common::{fail, load, target};
+use crate::cli::args::{Ctx, Output};
 use crate::engine;
 use crate::{exit, render};
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! `groundwork facts`: the observed host, per resource.
 
-use super::super::{Ctx, DataOutput};
-use super::{fail, load, target};
+use super::common::{fail, load, target};
+use crate::cli::args::{Ctx, DataOutput};
 use crate::engine;
 use crate::exit;
 use std::path::Path;

@@ -32,7 +32,7 @@ pub fn sudoers(user: &str, helper: &str) -> i32 {
 }
 
 pub fn completions(shell: clap_complete::Shell) -> i32 {
-    let mut cmd = <super::super::Cli as clap::CommandFactory>::command();
+    let mut cmd = <crate::cli::args::Cli as clap::CommandFactory>::command();
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut cmd, "groundwork", &mut buf);
     crate::out!("{}", String::from_utf8_lossy(&buf));
@@ -40,7 +40,7 @@ pub fn completions(shell: clap_complete::Shell) -> i32 {
 }
 
 pub fn man() -> i32 {
-    let cmd = <super::super::Cli as clap::CommandFactory>::command();
+    let cmd = <crate::cli::args::Cli as clap::CommandFactory>::command();
     let mut buf = Vec::new();
     match clap_mangen::Man::new(cmd).render(&mut buf) {
         Ok(()) => {

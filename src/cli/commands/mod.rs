@@ -2,17 +2,15 @@
 //! returns the exit code `crate::exit` decides.
 
 mod apply;
+mod common;
 mod drift;
 mod facts;
 mod misc;
 mod plan;
 mod verify;
 
-use super::{Command, Ctx, HelperCommand};
-use crate::engine::{Error, Target};
+use crate::cli::args::{Command, Ctx, HelperCommand};
 use crate::exit;
-use crate::spec::{Spec, SpecSource};
-use std::path::Path;
 
 pub async fn dispatch(ctx: Ctx, command: Command) -> i32 {
     match command {
@@ -68,36 +66,8 @@ pub async fn dispatch(ctx: Ctx, command: Command) -> i32 {
         Command::Man => misc::man(),
         Command::WriteUserFile { path, remove } => misc::write_user_file(&path, remove),
         Command::Schema => {
-            crate::outln!("{}", super::spec_schema());
+            crate::outln!("{}", crate::spec::schema_json());
             exit::OK
         }
     }
-}
-
-/// The spec a command works on; an invalid one is reported here.
-fn load(ctx: &Ctx, path: Option<&Path>, json: bool) -> Result<(Spec, SpecSource), i32> {
-    crate::spec::choose(path, ctx.user.as_deref()).map_err(|e| fail(&Error::Spec(e), json))
-}
-
-/// What the engine works on, from the global options and the loaded spec.
-fn target<'a>(ctx: &'a Ctx, spec: &'a Spec, source: &'a SpecSource) -> Target<'a> {
-    Target {
-        root: &ctx.root,
-        spec,
-        source,
-        executor: ctx.executor,
-    }
-}
-
-/// Reports an error that stopped a command (as JSON on stdout too, for `--output json`) and
-/// returns its exit code.
-fn fail(e: &Error, json: bool) -> i32 {
-    eprintln!("error: {e}");
-    if json {
-        crate::outln!(
-            "{}",
-            serde_json::json!({"error": {"kind": e.kind(), "message": e.to_string()}})
-        );
-    }
-    exit::for_error(e)
 }

@@ -1,7 +1,7 @@
 //! `groundwork plan`: observe, diff, print; `--out` saves the plan for `apply FILE`.
 
-use super::super::{Ctx, Output};
-use super::{fail, load, target};
+use super::common::{fail, load, target};
+use crate::cli::args::{Ctx, Output};
 use crate::engine;
 use crate::plan::SavedPlan;
 use crate::{exit, render};

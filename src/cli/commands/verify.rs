@@ -1,7 +1,7 @@
 //! `groundwork verify`: the smoke test and the cluster, as they run, then the report.
 
-use super::super::{Ctx, Output};
-use super::{fail, load, target};
+use super::common::{fail, load, target};
+use crate::cli::args::{Ctx, Output};
 use crate::engine;
 use crate::engine::events::Silent;
 use crate::render::apply::Progress;

@@ -2,7 +2,7 @@
 //! mapped onto the subordinate ranges, user-mode networking, the fuse and tun devices, and cgroup
 //! v2 delegation with limits that really apply.
 
-use super::Check;
+use super::check::Check;
 use crate::host::session::{Account, command_as};
 use crate::subid_ranges::SubidFile;
 use std::os::unix::process::CommandExt;

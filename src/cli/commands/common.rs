@@ -1,0 +1,35 @@
+//! What the commands share: loading the spec, the engine's target, and reporting an error.
+
+use crate::cli::args::Ctx;
+use crate::engine::{Error, Target};
+use crate::exit;
+use crate::spec::{Spec, SpecSource};
+use std::path::Path;
+
+/// The spec a command works on; an invalid one is reported here.
+pub fn load(ctx: &Ctx, path: Option<&Path>, json: bool) -> Result<(Spec, SpecSource), i32> {
+    crate::spec::choose(path, ctx.user.as_deref()).map_err(|e| fail(&Error::Spec(e), json))
+}
+
+/// What the engine works on, from the global options and the loaded spec.
+pub fn target<'a>(ctx: &'a Ctx, spec: &'a Spec, source: &'a SpecSource) -> Target<'a> {
+    Target {
+        root: &ctx.root,
+        spec,
+        source,
+        executor: ctx.executor,
+    }
+}
+
+/// Reports an error that stopped a command (as JSON on stdout too, for `--output json`) and
+/// returns its exit code.
+pub fn fail(e: &Error, json: bool) -> i32 {
+    eprintln!("error: {e}");
+    if json {
+        crate::outln!(
+            "{}",
+            serde_json::json!({"error": {"kind": e.kind(), "message": e.to_string()}})
+        );
+    }
+    exit::for_error(e)
+}
