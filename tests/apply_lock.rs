@@ -90,3 +90,46 @@ fn lock_behaviour() {
         "the test spec's plan is blocked: {stderr}"
     );
 }
+
+/// A drift check takes the same lock: it never reads a host that an apply is changing. It waits
+/// (bounded, so that a stuck run shows as an error rather than as a silent monitoring gap), and
+/// checks once the lock is free.
+#[test]
+fn drift_waits_for_a_running_apply() {
+    let spec = spec_file();
+    let lock = hold_lock();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_groundwork"))
+        .arg("drift")
+        .arg(spec.path())
+        .env(
+            "XDG_CACHE_HOME",
+            std::env::temp_dir().join("gw-lock-test-cache"),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "drift must wait while the lock is held"
+    );
+    drop(lock);
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        stderr.contains("waiting for another groundwork run"),
+        "{stderr}"
+    );
+    assert_eq!(
+        status.code(),
+        Some(2),
+        "the blocked plan is drift: {stderr}"
+    );
+}

@@ -861,3 +861,54 @@ fn plan_out_saves_the_plan_with_its_spec() {
         std::fs::read_to_string(h.spec_path()).unwrap()
     );
 }
+
+/// apply reports as it goes: for people, or as JSON Lines. JUnit has no stream form, and
+/// `--output junit` once printed the human text instead: it is a usage error now.
+#[test]
+fn apply_refuses_junit_output() {
+    let h = Host::converged();
+    let out = h.groundwork(&["apply", "--yes", "--output", "junit", SPEC]);
+    out.code(ERROR);
+    assert!(
+        out.stderr.contains("invalid value 'junit'"),
+        "{}",
+        out.report()
+    );
+    assert!(out.stdout.is_empty(), "{}", out.report());
+}
+
+/// A reader that goes away (`groundwork plan | head -c1`) ends groundwork quietly with exit 0,
+/// instead of a death by SIGPIPE: SIGPIPE stays ignored so that a helper that stops reading can
+/// never kill an apply, and stdout's broken pipe is handled where it is written.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::io::Read;
+    let h = Host::fresh();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_groundwork"))
+        .arg("--root")
+        .arg(h.root())
+        .args(["plan", "--output", "json"])
+        .arg(h.spec_path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader is gone before groundwork writes a byte (it takes milliseconds to plan).
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    // 0, not the plan's 2: the write failed, and groundwork ended there, quietly.
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "killed by a signal? {status:?} {stderr}"
+    );
+    assert!(stderr.is_empty(), "{stderr}");
+}

@@ -262,3 +262,31 @@ fn a_failure_between_the_record_and_the_restart_leaves_the_record() {
         ["reset_failed_unit", "restart_unit", "clear_restart_pending"]
     );
 }
+
+/// Every step that finishes has started first, the failing one included: a progress display
+/// never counts a step it was not told about (a failed reload of the user manager once
+/// finished without having started).
+#[test]
+fn every_finished_step_was_started() {
+    let h = Host::fresh();
+    let (plan, spec) = plan_of(&h);
+    let mut host = Recording {
+        fail_on: Some("systemctl daemon-reload".into()),
+        ..Default::default()
+    };
+    let mut log: Vec<(bool, usize, String)> = Vec::new();
+    let mut sink = FnSink(|e: Event<'_>| match e {
+        Event::StepStarted { index, item, .. } => log.push((true, index, item.id.clone())),
+        Event::StepFinished { index, outcome, .. } => log.push((false, index, outcome.id.clone())),
+        _ => {}
+    });
+    let done = block_on(execute(&plan, &spec, &mut host, &mut sink));
+    assert_eq!(done.failed(), 1);
+    assert_eq!(done.outcomes.last().unwrap().step, "reload_user_manager");
+    for pair in log.chunks(2) {
+        let [(true, a, id_a), (false, b, id_b)] = pair else {
+            panic!("a step finished without starting: {log:?}");
+        };
+        assert_eq!((a, id_a), (b, id_b));
+    }
+}

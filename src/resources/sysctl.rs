@@ -272,3 +272,30 @@ fn applies_after_managed_file(file: &str) -> bool {
             .next()
             .is_some_and(|name| name > managed_name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_of_another_spec_make_no_panic() {
+        // Facts observed for a spec without the key (a saved plan's spec, another user's):
+        // the key is left out of the plan, never a panic.
+        let spec = crate::spec::parse(&crate::spec::SpecSource {
+            name: "t".into(),
+            text: "user: { name: k3s }\nk3s: { version: v1.31.4+k3s1 }\nsysctls: { net.ipv4.ip_forward: 1 }\n".into(),
+        })
+        .unwrap();
+        let facts = SysctlFacts {
+            keys: BTreeMap::new(),
+            managed_file: None,
+        };
+        let mut plan = PlanBuilder::default();
+        diff(&spec, &facts, None, &mut plan);
+        assert!(
+            plan.items()
+                .iter()
+                .all(|i| i.id != "sysctl/net.ipv4.ip_forward")
+        );
+    }
+}
