@@ -78,18 +78,19 @@ fn handle(
             format!("cannot reset the process limits: {e}"),
         );
     }
-    // argv carries nothing: a request in argv would be visible to every user through ps.
-    if std::env::args_os().count() != 1 {
-        return refused(
-            unknown,
-            "-",
-            "the helper takes no arguments; send the request as JSON on stdin".into(),
-        );
-    }
+    // Who asks comes first, so that even a refusal of argv names them in the log.
     let invoker = match authorize::invoker(nix::unistd::getuid().as_raw(), uid_env.as_deref()) {
         Ok(i) => i,
         Err(e) => return refused(unknown, "-", e),
     };
+    // argv carries nothing: a request in argv would be visible to every user through ps.
+    if std::env::args_os().count() != 1 {
+        return refused(
+            invoker.describe(),
+            "-",
+            "the helper takes no arguments; send the request as JSON on stdin".into(),
+        );
+    }
     let who = invoker.describe();
     let policy = match load_policy() {
         Ok(p) => p,
