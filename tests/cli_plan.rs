@@ -65,7 +65,7 @@ case! {
         "subids" => "create",
         "sysctl/net.ipv4.ip_forward" => "update",
         "sysctl/user.max_user_namespaces" => "update",
-        "file/etc/sysctl.d/90-groundwork.conf" => "update",
+        "file/etc/sysctl.d/90-groundwork.conf" => "create",
         "module/tun" => "update",
         "module/br_netfilter" => "update",
         "module/overlay" => "update",
@@ -332,7 +332,7 @@ case! {
 case! {
     sysctl_file_missing, converged,
     |h| h.remove("/etc/sysctl.d/90-groundwork.conf"),
-    CHANGES, ["file/etc/sysctl.d/90-groundwork.conf" => "update"]
+    CHANGES, ["file/etc/sysctl.d/90-groundwork.conf" => "create"]
 }
 
 case! {
@@ -341,11 +341,70 @@ case! {
     CHANGES, ["file/etc/sysctl.d/90-groundwork.conf" => "update"]
 }
 
-// `at_least`: a higher limit on the host is kept, and persisted as it is.
+// ---- sysctl semantics: one case per row of the README's table ---------------------------
+// Exact keys (net.ipv4.ip_forward: 1): the kernel runs the value, groundwork's file says it,
+// and only a later file can override it at boot.
+
 case! {
-    sysctl_higher_limit_is_kept_and_persisted, converged,
+    sysctl_exact_later_file_with_the_same_value_is_in_sync, converged,
+    |h| h.write("/usr/lib/sysctl.d/99-zz-router.conf", "net.ipv4.ip_forward = 1\n"),
+    OK, []
+}
+
+case! {
+    sysctl_exact_earlier_file_with_another_value_is_overridden_by_ours, converged,
+    |h| h.write("/etc/sysctl.d/10-no-forwarding.conf", "net.ipv4.ip_forward = 0\n"),
+    OK, []
+}
+
+// `at_least` keys (user.max_user_namespaces: at least 28633): a higher limit is kept, and
+// groundwork's own file, once written, is not chased after the runtime value.
+case! {
+    sysctl_at_least_higher_runtime_is_kept_and_our_file_stands, converged,
     |h| h.write("/proc/sys/user/max_user_namespaces", "63154\n"),
+    OK, []
+}
+
+case! {
+    sysctl_at_least_lower_runtime_is_raised_to_the_minimum, converged,
+    |h| h.write("/proc/sys/user/max_user_namespaces", "7811\n"),
+    CHANGES, ["sysctl/user.max_user_namespaces" => "update"]
+}
+
+// An administrator's later file that raises the limit is no override (a later file that
+// raised it to 100000 once blocked every apply); after the reboot it applied, still nothing.
+case! {
+    sysctl_at_least_later_file_raising_the_limit_is_in_sync, converged,
+    |h| {
+        h.write("/etc/sysctl.d/99-zz-more-namespaces.conf", "user.max_user_namespaces = 100000\n");
+        h.write("/proc/sys/user/max_user_namespaces", "100000\n");
+    },
+    OK, []
+}
+
+case! {
+    sysctl_at_least_later_file_lowering_below_the_minimum_is_blocked, converged,
+    |h| h.write("/etc/sysctl.d/99-zz-fewer-namespaces.conf", "user.max_user_namespaces = 15000\n"),
+    BLOCKED, ["sysctl/user.max_user_namespaces/override" => "blocked"]
+}
+
+// groundwork's file applies after an earlier one that sets a higher limit: it must not lower
+// that limit at boot, so it follows it.
+case! {
+    sysctl_at_least_earlier_file_with_a_higher_limit_is_followed, converged,
+    |h| h.write("/etc/sysctl.d/50-namespaces.conf", "user.max_user_namespaces = 100000\n"),
     CHANGES, ["file/etc/sysctl.d/90-groundwork.conf" => "update"]
+}
+
+// Written for the first time on a host whose kernel runs a higher limit, groundwork's file
+// keeps that limit rather than lowering it at the next boot.
+case! {
+    sysctl_at_least_first_write_keeps_a_higher_runtime, converged,
+    |h| {
+        h.remove("/etc/sysctl.d/90-groundwork.conf");
+        h.write("/proc/sys/user/max_user_namespaces", "63154\n");
+    },
+    CHANGES, ["file/etc/sysctl.d/90-groundwork.conf" => "create"]
 }
 
 // Debian's /etc/sysctl.conf is read last (and through 99-sysctl.conf); uncommenting its

@@ -165,7 +165,7 @@ fn sysctl_observation_of_the_fresh_vm() {
         runtime("kernel.unprivileged_userns_clone").as_deref(),
         Some("1")
     );
-    assert!(facts.keys.values().all(|k| k.persisted.is_none()));
+    assert!(facts.keys.values().all(|k| k.others.is_empty()));
     assert_eq!(facts.managed_file, None);
 }
 

@@ -40,10 +40,13 @@ pub fn report(report: &Report) -> String {
             ));
         }
     }
-    out.push_str(if report.healthy {
-        "\nhealthy\n"
-    } else {
-        "\nUNHEALTHY\n"
+    for w in &report.boot_warnings {
+        out.push_str(&format!("\nWARNING: {w}\n"));
+    }
+    out.push_str(match (report.healthy, report.boot_warnings.is_empty()) {
+        (true, true) => "\nhealthy\n",
+        (true, false) => "\nhealthy now, but NOT after the next boot (see the warning above)\n",
+        (false, _) => "\nUNHEALTHY\n",
     });
     out
 }

@@ -1,9 +1,23 @@
-//! Kernel parameters: the runtime value in /proc/sys and the persisted value that
-//! systemd-sysctl will apply at the next boot, following its order of precedence.
+//! Kernel parameters: the value the kernel runs with (/proc/sys), and the value it gets at the
+//! next boot from every file systemd-sysctl reads, in its order. groundwork owns one file,
+//! /etc/sysctl.d/90-groundwork.conf; files that apply after it win at boot, and groundwork never
+//! edits them.
+//!
+//! The semantics, per kind of key (the README's table has a row for each case, and a test):
+//!
+//! - exact (`key: v`): the kernel runs v; groundwork's file says v; a later file that sets
+//!   another value would win at boot, so it blocks (the fix: remove that line or set it to v).
+//!   Earlier files do not matter: groundwork's file applies after them.
+//! - at least (`{ value: m, at_least: true }`): the kernel runs m or more (a higher value is
+//!   kept); groundwork's file holds a value of m or more that is not below what an earlier file
+//!   sets (so groundwork never lowers an administrator's limit at boot). Once written, that
+//!   value stands: a host whose limit was raised elsewhere does not make groundwork rewrite its
+//!   own file. A later file that sets less than m blocks (fix: remove the line or set it to at
+//!   least m); one that sets m or more is fine.
 
 use super::contract::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
 use crate::host::HostRoot;
-use crate::plan::{Item, PlanBuilder, ResourceId, Step};
+use crate::plan::{Action, Item, PlanBuilder, ResourceId};
 use crate::policy::Policy;
 use crate::privileged::Request;
 use crate::spec::{Spec, SysctlSetting};
@@ -50,19 +64,22 @@ const SYSCTL_DIRS: [&str; 5] = [
     "/lib/sysctl.d",
 ];
 
+/// One other file's setting of a key.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Persisted {
     pub file: String,
     pub line: usize,
     pub value: String,
+    /// The file applies after groundwork's (and so wins over it at boot).
+    pub after_ours: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeyFacts {
     /// None when the kernel has no such key.
     pub runtime: Option<String>,
-    /// The value that wins at boot, and where it comes from.
-    pub persisted: Option<Persisted>,
+    /// Every other file's setting of the key, in the order they apply at boot.
+    pub others: Vec<Persisted>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -76,7 +93,7 @@ pub fn proc_path(key: &str) -> String {
 }
 
 /// Config files in the order systemd-sysctl applies them (later wins), then /etc/sysctl.conf,
-/// which procps' `sysctl --system` reads last.
+/// which procps' `sysctl --system` reads last (Debian links it as /etc/sysctl.d/99-sysctl.conf).
 fn config_files(root: &HostRoot) -> std::io::Result<Vec<String>> {
     let mut by_name: BTreeMap<String, String> = BTreeMap::new();
     for dir in SYSCTL_DIRS.iter().rev() {
@@ -93,22 +110,33 @@ fn config_files(root: &HostRoot) -> std::io::Result<Vec<String>> {
     Ok(files)
 }
 
+/// Whether a config file is applied after the managed one (and so wins over it).
+fn applies_after_managed_file(file: &str) -> bool {
+    let managed_name = MANAGED_FILE.rsplit('/').next().unwrap_or(MANAGED_FILE);
+    file == "/etc/sysctl.conf"
+        || file
+            .rsplit('/')
+            .next()
+            .is_some_and(|name| name > managed_name)
+}
+
 pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<SysctlFacts> {
-    let mut persisted: BTreeMap<String, Persisted> = BTreeMap::new();
+    let mut others: BTreeMap<String, Vec<Persisted>> = BTreeMap::new();
     for file in config_files(root)? {
+        if file == MANAGED_FILE {
+            continue;
+        }
         let Some(text) = root.read_optional(&file)? else {
             continue;
         };
         for (line, key, value) in parse_conf(&text) {
             if spec.sysctls.contains_key(&key) {
-                persisted.insert(
-                    key,
-                    Persisted {
-                        file: file.clone(),
-                        line,
-                        value,
-                    },
-                );
+                others.entry(key).or_default().push(Persisted {
+                    file: file.clone(),
+                    line,
+                    value,
+                    after_ours: applies_after_managed_file(&file),
+                });
             }
         }
     }
@@ -119,7 +147,7 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<SysctlFacts> {
             key.clone(),
             KeyFacts {
                 runtime,
-                persisted: persisted.remove(key),
+                others: others.remove(key).unwrap_or_default(),
             },
         );
     }
@@ -129,44 +157,92 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<SysctlFacts> {
     })
 }
 
-/// The value the host should have: the spec's, or for an `at_least` key the higher of the
-/// spec's and the current one (so a host's larger limit is kept, and persisted as it is).
-pub fn wanted(setting: &SysctlSetting, runtime: Option<&str>) -> String {
-    let want = normalize(&setting.value());
-    if setting.at_least()
-        && let (Ok(w), Some(Ok(now))) = (want.parse::<i64>(), runtime.map(str::parse::<i64>))
-    {
-        return w.max(now).to_string();
-    }
-    want
+fn int(v: &str) -> Option<i64> {
+    v.trim().parse().ok()
 }
 
-/// The settings to persist: every key this kernel has, and every non-optional one. Through the
-/// helper (`policy`), a user may add to groundwork's file but not take away: the keys already
-/// there stay, a limit keeps the higher of the two values.
+/// What one key needs: the value for groundwork's file, the runtime value when the kernel's
+/// must change, and a later file that overrides groundwork's at boot with a wrong value.
+#[derive(Debug, PartialEq)]
+struct KeyPlan {
+    file_value: String,
+    set_runtime: Option<String>,
+    override_line: Option<Persisted>,
+    /// In words, what the override must become.
+    fix: String,
+}
+
+fn plan_key(setting: &SysctlSetting, facts: &KeyFacts, in_our_file: Option<&str>) -> KeyPlan {
+    let want = normalize(&setting.value());
+    let runtime = facts.runtime.as_deref();
+    let last_after = facts.others.iter().rev().find(|p| p.after_ours);
+    if !setting.at_least() {
+        return KeyPlan {
+            set_runtime: (runtime != Some(want.as_str())).then(|| want.clone()),
+            override_line: last_after.filter(|p| p.value != want).cloned(),
+            fix: format!("remove that line, or set it to {want}"),
+            file_value: want,
+        };
+    }
+    // at_least: validation made sure the minimum is a number.
+    let min = int(&want).unwrap_or(0);
+    let earlier = facts
+        .others
+        .iter()
+        .filter(|p| !p.after_ours)
+        .filter_map(|p| int(&p.value))
+        .max();
+    let floor = min.max(earlier.unwrap_or(i64::MIN));
+    let file_value = match in_our_file.and_then(int) {
+        // What groundwork's file already says stands, while it meets the minimum and lowers no
+        // earlier file's limit.
+        Some(f) if f >= floor => f,
+        _ => floor.max(runtime.and_then(int).unwrap_or(i64::MIN)),
+    };
+    KeyPlan {
+        set_runtime: runtime
+            .and_then(int)
+            .filter(|r| *r < min)
+            .map(|_| file_value.to_string()),
+        override_line: last_after
+            .filter(|p| int(&p.value).is_none_or(|v| v < min))
+            .cloned(),
+        fix: format!("remove that line, or set it to at least {min}"),
+        file_value: file_value.to_string(),
+    }
+}
+
+/// The settings for groundwork's file: every key this kernel has, and every non-optional one.
+/// Through the helper (`policy`), a user may add to the file but not take away: the keys
+/// already there stay, a limit keeps the higher of the two values.
 pub fn persisted_settings(
     spec: &Spec,
     facts: &SysctlFacts,
     policy: Option<&Policy>,
 ) -> BTreeMap<String, String> {
+    let current: BTreeMap<String, String> =
+        parse_conf(facts.managed_file.as_deref().unwrap_or_default())
+            .into_iter()
+            .map(|(_, k, v)| (k, v))
+            .collect();
     let mut out = BTreeMap::new();
     for (key, setting) in &spec.sysctls {
-        let runtime = facts.keys.get(key).and_then(|k| k.runtime.as_deref());
-        if runtime.is_some() || !setting.optional() {
-            out.insert(key.clone(), wanted(setting, runtime));
+        let Some(kf) = facts.keys.get(key) else {
+            continue;
+        };
+        if kf.runtime.is_some() || !setting.optional() {
+            let kp = plan_key(setting, kf, current.get(key).map(String::as_str));
+            out.insert(key.clone(), kp.file_value);
         }
     }
     if let Some(policy) = policy {
-        let current = parse_conf(facts.managed_file.as_deref().unwrap_or_default());
-        for (_, key, value) in current {
+        for (key, value) in current {
             let raise_only = policy.sysctl_rule(&key).is_some_and(|r| r.raise_only);
             match out.get(&key) {
                 None => {
                     out.insert(key, value);
                 }
-                Some(ours)
-                    if raise_only && value.parse::<i64>().ok() > ours.parse::<i64>().ok() =>
-                {
+                Some(ours) if raise_only && int(&value) > int(ours) => {
                     out.insert(key, value);
                 }
                 Some(_) => {}
@@ -190,33 +266,55 @@ fn diff(spec: &Spec, facts: &SysctlFacts, policy: Option<&Policy>, items: &mut P
         )
         .reason("the helper sets host-wide values only within root's policy")
     };
+    let current: BTreeMap<String, String> =
+        parse_conf(facts.managed_file.as_deref().unwrap_or_default())
+            .into_iter()
+            .map(|(_, k, v)| (k, v))
+            .collect();
+    let mut overrides = Vec::new();
     for (key, setting) in &spec.sysctls {
         let Some(kf) = facts.keys.get(key) else {
             tracing::warn!(key, "no facts for a spec key; observed with another spec?");
             continue;
         };
-        let want = wanted(setting, kf.runtime.as_deref());
-        tracing::info!(key, runtime = ?kf.runtime, want, "sysctl");
+        let kp = plan_key(setting, kf, current.get(key).map(String::as_str));
+        tracing::info!(key, runtime = ?kf.runtime, plan = ?kp, "sysctl");
         match &kf.runtime {
-            None if setting.optional() => {}
-            None => items.push(Item::blocked(
-                ID,
-                format!("sysctl/{key}"),
-                format!("the kernel has no sysctl {key}"),
-                format!("use a kernel that has {key}, or mark it `{{ value: {want}, optional: true }}` if it only exists on some kernels"),
-            )),
-            Some(now) if *now != want => {
-                if let Some(e) = policy.and_then(|p| p.check_sysctl(key, &want, Some(now)).err()) {
-                    items.push(refused(key, e));
-                    continue;
-                }
-                items.push(
-                    Item::change(ID, format!("sysctl/{key}"), format!("set {key} = {want}"), Step::Privileged(Request::SetSysctl { key: key.clone(), value: want.clone() }))
-                        .reason(format!("{} reads {now}", proc_path(key)))
-                        .values(Some(now.clone()), Some(want.clone())),
-                )
+            None if setting.optional() => continue,
+            None => {
+                items.push(Item::blocked(
+                    ID,
+                    format!("sysctl/{key}"),
+                    format!("the kernel has no sysctl {key}"),
+                    format!("use a kernel that has {key}, or mark it `{{ value: {}, optional: true }}` if it only exists on some kernels", setting.value()),
+                ));
+                continue;
             }
-            Some(_) => {}
+            Some(now) => {
+                if let Some(want) = &kp.set_runtime {
+                    if let Some(e) = policy.and_then(|p| p.check_sysctl(key, want, Some(now)).err())
+                    {
+                        items.push(refused(key, e));
+                    } else {
+                        items.push(
+                            Item::change(
+                                ID,
+                                format!("sysctl/{key}"),
+                                format!("set {key} = {want}"),
+                                crate::plan::Step::Privileged(Request::SetSysctl {
+                                    key: key.clone(),
+                                    value: want.clone(),
+                                }),
+                            )
+                            .reason(format!("{} reads {now}", proc_path(key)))
+                            .values(Some(now.clone()), Some(want.clone())),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(p) = kp.override_line {
+            overrides.push((key.clone(), p, kp.fix));
         }
     }
     let settings = persisted_settings(spec, facts, policy);
@@ -227,10 +325,15 @@ fn diff(spec: &Spec, facts: &SysctlFacts, policy: Option<&Policy>, items: &mut P
                 ID,
                 format!("file{MANAGED_FILE}"),
                 format!("write {MANAGED_FILE}"),
-                Step::Privileged(Request::PersistSysctls {
+                crate::plan::Step::Privileged(Request::PersistSysctls {
                     settings: settings.clone(),
                 }),
             )
+            .action(if facts.managed_file.is_some() {
+                Action::Update
+            } else {
+                Action::Create
+            })
             .reason(if facts.managed_file.is_some() {
                 "the file differs from the spec"
             } else {
@@ -239,38 +342,22 @@ fn diff(spec: &Spec, facts: &SysctlFacts, policy: Option<&Policy>, items: &mut P
             .file(facts.managed_file.clone(), content),
         );
     }
-    // A file that sorts after ours (or /etc/sysctl.conf) wins at boot; we do not edit other
-    // people's files, so this is for a person to resolve.
-    for (key, setting) in &spec.sysctls {
-        let Some(kf) = facts.keys.get(key) else {
-            continue;
-        };
-        let want = wanted(setting, kf.runtime.as_deref());
-        if let Some(p) = &kf.persisted
-            && p.value != want
-            && applies_after_managed_file(&p.file)
-        {
-            items.push(Item::blocked(
+    // A file that applies after ours wins at boot; groundwork does not edit other people's
+    // files, so this is for a person to resolve.
+    for (key, p, fix) in overrides {
+        items.push(
+            Item::blocked(
                 ID,
                 format!("sysctl/{key}/override"),
                 format!(
                     "{}:{} sets {key} = {} and overrides {MANAGED_FILE} at boot",
                     p.file, p.line, p.value
                 ),
-                format!("remove that line, or set it to {want}"),
-            ));
-        }
+                fix,
+            )
+            .reason("after the next boot the kernel would run with that value"),
+        );
     }
-}
-
-/// Whether a config file is applied after the managed one (and so wins over it).
-fn applies_after_managed_file(file: &str) -> bool {
-    let managed_name = MANAGED_FILE.rsplit('/').next().unwrap_or(MANAGED_FILE);
-    file == "/etc/sysctl.conf"
-        || file
-            .rsplit('/')
-            .next()
-            .is_some_and(|name| name > managed_name)
 }
 
 #[cfg(test)]

@@ -128,14 +128,10 @@ impl Host {
         host.install_k3s(STANDIN_VERSION);
         // apply raises the limit (the VM had 7811) and persists every setting.
         host.write("/proc/sys/user/max_user_namespaces", "28633\n");
-        let settings = spec
-            .sysctls
-            .iter()
-            .map(|(key, setting)| {
-                let runtime = host.read(&sysctl::proc_path(key));
-                (key.clone(), sysctl::wanted(setting, Some(runtime.trim())))
-            })
-            .collect();
+        // groundwork's file, as apply writes it: what the plan for this host wants there.
+        let facts = sysctl::observe(&groundwork::host::HostRoot::new(host.root()), &spec)
+            .expect("the fixture's sysctls");
+        let settings = sysctl::persisted_settings(&spec, &facts, None);
         host.write(
             sysctl::MANAGED_FILE,
             &groundwork::managed_files::render_sysctl_file(&settings),

@@ -34,6 +34,9 @@ pub struct Report {
     pub diagnosis: Vec<diagnose::Diagnosis>,
     /// Plan items still open: the most direct diagnosis of all.
     pub not_converged: Vec<String>,
+    /// What will break at the next boot though everything runs now: a later sysctl file that
+    /// overrides groundwork's with a value k3s cannot run with.
+    pub boot_warnings: Vec<String>,
     pub healthy: bool,
 }
 
@@ -48,7 +51,7 @@ fn report(
     smoke: Vec<Check>,
     cluster: Vec<Check>,
     diagnosis: Vec<diagnose::Diagnosis>,
-    not_converged: Vec<String>,
+    plan: &Plan,
 ) -> Report {
     let healthy = smoke.iter().chain(&cluster).all(|c| c.ok) && !smoke.is_empty();
     Report {
@@ -57,9 +60,29 @@ fn report(
         smoke,
         cluster,
         diagnosis,
-        not_converged,
+        not_converged: plan
+            .items
+            .iter()
+            .map(|i| format!("{}: {}", i.resource, i.summary))
+            .collect(),
+        boot_warnings: boot_warnings(plan),
         healthy,
     }
+}
+
+/// The blocked overrides of the plan: each means the kernel runs a wrong value after the next
+/// boot, however healthy k3s is now.
+fn boot_warnings(plan: &Plan) -> Vec<String> {
+    plan.blocked()
+        .filter(|i| i.id.ends_with("/override"))
+        .map(|i| {
+            format!(
+                "{}; after the next boot k3s may fail. Fix: {}",
+                i.summary,
+                i.manual_fix.as_deref().unwrap_or("")
+            )
+        })
+        .collect()
 }
 
 pub async fn run(
@@ -76,11 +99,6 @@ pub async fn run(
                 .into(),
         );
     }
-    let not_converged: Vec<String> = plan
-        .items
-        .iter()
-        .map(|i| format!("{}: {}", i.resource, i.summary))
-        .collect();
     // Before the first apply the account may not exist: nothing can run as it, and the open
     // plan items are the whole diagnosis.
     let target = match Account::resolve(&spec.user.name) {
@@ -96,7 +114,7 @@ pub async fn run(
                 vec![check],
                 Vec::new(),
                 Vec::new(),
-                not_converged,
+                plan,
             ));
         }
         Err(e) => return Err(e.to_string()),
@@ -141,13 +159,7 @@ pub async fn run(
         evidence.push_str(&unit_journal(&target).await);
         diagnosis = diagnose::diagnose(&evidence);
     }
-    Ok(report(
-        &target.name,
-        smoke_checks,
-        cluster,
-        diagnosis,
-        not_converged,
-    ))
+    Ok(report(&target.name, smoke_checks, cluster, diagnosis, plan))
 }
 
 async fn kubectl(spec: &Spec, target: &Account, args: &[&str]) -> Result<String, String> {
@@ -322,5 +334,46 @@ async fn unit_journal(target: &Account) -> String {
     match tokio::time::timeout(Duration::from_secs(30), out).await {
         Ok(Ok(o)) => String::from_utf8_lossy(&o.stdout).into_owned(),
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Item, PLAN_FORMAT_VERSION, ResourceId};
+
+    #[test]
+    fn a_boot_time_override_is_a_warning_of_a_healthy_report() {
+        let plan = Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            spec: "s".into(),
+            spec_sha256: "0".into(),
+            user: "k3s".into(),
+            executor: "root".into(),
+            items: vec![Item::blocked(
+                ResourceId::new("sysctl"),
+                "sysctl/user.max_user_namespaces/override",
+                "/etc/sysctl.d/99-x.conf:1 sets user.max_user_namespaces = 0 and overrides /etc/sysctl.d/90-groundwork.conf at boot",
+                "remove that line, or set it to at least 28633",
+            )],
+            notes: vec![],
+        };
+        let r = report(
+            "k3s",
+            vec![Check::pass("smoke", "ok".into())],
+            vec![],
+            vec![],
+            &plan,
+        );
+        assert!(r.healthy);
+        assert_eq!(r.boot_warnings.len(), 1);
+        let text = crate::render::verify::report(&r);
+        assert!(
+            text.contains("WARNING: /etc/sysctl.d/99-x.conf:1 sets"),
+            "{text}"
+        );
+        assert!(text.contains("NOT after the next boot"), "{text}");
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["boot_warnings"].as_array().unwrap().len(), 1);
     }
 }
