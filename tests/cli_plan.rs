@@ -309,6 +309,57 @@ case! {
     BLOCKED, ["subids/etc/subuid" => "blocked"]
 }
 
+// Issue #14: growing an explicit range extends it in place; no second range piles on the first.
+case! {
+    subids_growing_an_explicit_range_extends_it, converged,
+    |h| {
+        h.write("/etc/subuid", "k3s:100000:65536\n");
+        h.write("/etc/subgid", "k3s:100000:65536\n");
+        h.edit_spec("start: auto\n  count: 65536", "start: 100000\n  count: 131072");
+    },
+    CHANGES, [
+        "unit/k3s-rootless.service/restart-pending" => "run",
+        "subids" => "update",
+        "unit/k3s-rootless.service/reset-failed" => "run",
+        "unit/k3s-rootless.service/restart" => "run",
+        "unit/k3s-rootless.service/restart-recorded" => "run",
+    ]
+}
+
+// With `start: auto` too: the user ends with the new count, not the old and the new added up.
+case! {
+    subids_growing_an_auto_range_extends_it, converged,
+    |h| {
+        h.write("/etc/subuid", "k3s:100000:65536\n");
+        h.write("/etc/subgid", "k3s:100000:65536\n");
+        h.edit_spec("count: 65536", "count: 131072");
+    },
+    CHANGES, [
+        "unit/k3s-rootless.service/restart-pending" => "run",
+        "subids" => "update",
+        "unit/k3s-rootless.service/reset-failed" => "run",
+        "unit/k3s-rootless.service/restart" => "run",
+        "unit/k3s-rootless.service/restart-recorded" => "run",
+    ]
+}
+
+// The state the old apply left: the user's own two ranges overlap, and newuidmap refuses them.
+case! {
+    subids_own_ranges_overlapping_are_merged, converged,
+    |h| {
+        h.write("/etc/subuid", "k3s:100000:65536\nk3s:100000:131072\n");
+        h.write("/etc/subgid", "k3s:100000:65536\nk3s:100000:131072\n");
+        h.edit_spec("count: 65536", "count: 131072");
+    },
+    CHANGES, [
+        "unit/k3s-rootless.service/restart-pending" => "run",
+        "subids" => "update",
+        "unit/k3s-rootless.service/reset-failed" => "run",
+        "unit/k3s-rootless.service/restart" => "run",
+        "unit/k3s-rootless.service/restart-recorded" => "run",
+    ]
+}
+
 case! {
     subids_from_sssd_are_blocked, converged,
     |h| h.edit("/etc/nsswitch.conf", "netgroup:       nis\n", "netgroup:       nis\nsubid:          sss\n"),
@@ -510,6 +561,91 @@ case! {
     modules_without_loadable_module_support_are_blocked, converged,
     |h| h.remove("/proc/modules"),
     BLOCKED, ["modules/unavailable" => "blocked"]
+}
+
+/// A kernel build configuration with every module of the example spec built in (`=y`), as on
+/// the 6.18 kernel of issue #14: loadable modules off, no modules.builtin.
+const CONFIG_ALL_BUILT_IN: &str = "\
+# Automatically generated file; DO NOT EDIT.
+CONFIG_CC_VERSION_TEXT=\"gcc (GCC) 14.2.0\"
+# CONFIG_MODULES is not set
+CONFIG_FUSE_FS=y
+CONFIG_TUN=y
+CONFIG_BRIDGE=y
+CONFIG_BRIDGE_NETFILTER=y
+CONFIG_OVERLAY_FS=y
+CONFIG_NETFILTER_XTABLES=y
+CONFIG_IP_NF_IPTABLES=y
+CONFIG_IP_NF_NAT=y
+CONFIG_IP_NF_FILTER=y
+CONFIG_IP6_NF_IPTABLES=y
+CONFIG_IP6_NF_NAT=y
+CONFIG_IP6_NF_FILTER=y
+CONFIG_NETFILTER_XT_TARGET_MASQUERADE=y
+CONFIG_NETFILTER_XT_MATCH_CONNTRACK=y
+CONFIG_NETFILTER_XT_MATCH_COMMENT=y
+CONFIG_NETFILTER_XT_MARK=y
+CONFIG_NETFILTER_XT_MATCH_MULTIPORT=y
+CONFIG_NETFILTER_XT_MATCH_ADDRTYPE=y
+";
+
+/// No loadable modules and no modules.builtin: only a build configuration can tell.
+fn without_module_lists(h: &Host) {
+    h.remove("/proc/modules");
+    h.remove(&format!("/lib/modules/{KERNEL}/modules.builtin"));
+}
+
+// Issue #14: /proc/config.gz says `=y`, so the modules are there although nothing lists them.
+case! {
+    modules_built_in_per_proc_config_gz_are_in_sync, converged,
+    |h| {
+        without_module_lists(&h);
+        h.write_gz("/proc/config.gz", CONFIG_ALL_BUILT_IN);
+    },
+    OK, []
+}
+
+// The same configuration in /boot/config-RELEASE, Debian's place for it.
+case! {
+    modules_built_in_per_boot_config_are_in_sync, converged,
+    |h| {
+        without_module_lists(&h);
+        h.write(&format!("/boot/config-{KERNEL}"), CONFIG_ALL_BUILT_IN);
+    },
+    OK, []
+}
+
+// A loadable-module kernel whose configuration builds tun in: no modprobe, and no
+// modules.builtin to say so.
+case! {
+    modules_built_in_per_config_need_no_modprobe, converged,
+    |h| {
+        h.edit("/proc/modules", "tun 61440 0 - Live 0xffffffffc0ad1000\n", "");
+        h.edit(&format!("/lib/modules/{KERNEL}/modules.dep"), "kernel/drivers/net/tun.ko:\n", "");
+        h.remove(&format!("/lib/modules/{KERNEL}/modules.builtin"));
+        h.write(&format!("/boot/config-{KERNEL}"), "CONFIG_TUN=y\n");
+    },
+    OK, []
+}
+
+// The configuration says a module is not in this kernel at all: blocked, naming the source.
+case! {
+    modules_the_config_leaves_out_are_blocked, converged,
+    |h| {
+        without_module_lists(&h);
+        h.write_gz(
+            "/proc/config.gz",
+            &CONFIG_ALL_BUILT_IN.replace("CONFIG_TUN=y\n", "# CONFIG_TUN is not set\n"),
+        );
+    },
+    BLOCKED, ["modules/unavailable" => "blocked"]
+}
+
+// Nothing can tell: the plan says "unknown" in a note and changes nothing; verify decides.
+case! {
+    modules_nothing_can_tell_are_unknown_not_blocked, converged,
+    |h| without_module_lists(&h),
+    OK, []
 }
 
 // ---- cgroup delegation ------------------------------------------------------------------

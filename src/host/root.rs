@@ -59,6 +59,22 @@ impl HostRoot {
         }
     }
 
+    /// Reads a file's bytes; a missing file is `Ok(None)`.
+    pub fn read_bytes_optional(&self, host_path: impl AsRef<Path>) -> io::Result<Option<Vec<u8>>> {
+        let host_path = host_path.as_ref();
+        match std::fs::read(self.path(host_path)) {
+            Ok(bytes) => {
+                tracing::debug!(path = %host_path.display(), bytes = bytes.len(), "read");
+                Ok(Some(bytes))
+            }
+            Err(e) if is_absent(&e) => Ok(None),
+            Err(e) => Err(io::Error::new(
+                e.kind(),
+                format!("cannot read {}: {e}", host_path.display()),
+            )),
+        }
+    }
+
     /// Reads a file that must exist.
     pub fn read(&self, host_path: impl AsRef<Path>) -> io::Result<String> {
         self.read_optional(&host_path)?.ok_or_else(|| {

@@ -6,7 +6,7 @@ use crate::plan::{Item, PlanBuilder, ResourceId, Step};
 use crate::privileged::Request;
 use crate::spec::Spec;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use crate::managed_files::MODULES_FILE as MANAGED_FILE;
 use crate::managed_files::render_modules_file as render_file;
@@ -50,7 +50,84 @@ pub struct ModulesFacts {
     pub builtin: BTreeSet<String>,
     /// Modules that modprobe can find for this kernel (modules.dep).
     pub available: BTreeSet<String>,
+    /// Whether the kernel ships modules.builtin (the list of modules built into it).
+    pub has_builtin_list: bool,
+    /// Where the kernel's build configuration was read (/proc/config.gz, /boot/config-*).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_source: Option<String>,
+    /// Modules the build configuration says this kernel lacks (`is not set`).
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub not_in_kernel: BTreeSet<String>,
     pub managed_file: Option<String>,
+}
+
+/// The kernel option that builds each module groundwork may load (from the kernel's Kconfig
+/// files; k3s's check-config reads the same options). `=y` builds it in, `=m` as a module.
+pub fn config_symbol(module: &str) -> Option<&'static str> {
+    Some(match module {
+        "fuse" => "CONFIG_FUSE_FS",
+        "tun" => "CONFIG_TUN",
+        "tap" => "CONFIG_TAP",
+        "bridge" => "CONFIG_BRIDGE",
+        "br_netfilter" => "CONFIG_BRIDGE_NETFILTER",
+        "veth" => "CONFIG_VETH",
+        "vxlan" => "CONFIG_VXLAN",
+        "overlay" => "CONFIG_OVERLAY_FS",
+        "ip_tables" => "CONFIG_IP_NF_IPTABLES",
+        "ip6_tables" => "CONFIG_IP6_NF_IPTABLES",
+        "iptable_nat" => "CONFIG_IP_NF_NAT",
+        "ip6table_nat" => "CONFIG_IP6_NF_NAT",
+        "iptable_filter" => "CONFIG_IP_NF_FILTER",
+        "ip6table_filter" => "CONFIG_IP6_NF_FILTER",
+        "iptable_mangle" => "CONFIG_IP_NF_MANGLE",
+        "ip6table_mangle" => "CONFIG_IP6_NF_MANGLE",
+        "nf_tables" => "CONFIG_NF_TABLES",
+        "nf_conntrack" => "CONFIG_NF_CONNTRACK",
+        "nf_nat" => "CONFIG_NF_NAT",
+        "x_tables" | "xt_tcpudp" => "CONFIG_NETFILTER_XTABLES",
+        "xt_MASQUERADE" => "CONFIG_NETFILTER_XT_TARGET_MASQUERADE",
+        "xt_addrtype" => "CONFIG_NETFILTER_XT_MATCH_ADDRTYPE",
+        "xt_comment" => "CONFIG_NETFILTER_XT_MATCH_COMMENT",
+        "xt_conntrack" => "CONFIG_NETFILTER_XT_MATCH_CONNTRACK",
+        "xt_mark" => "CONFIG_NETFILTER_XT_MARK",
+        "xt_multiport" => "CONFIG_NETFILTER_XT_MATCH_MULTIPORT",
+        "xt_nat" => "CONFIG_NETFILTER_XT_NAT",
+        "xt_statistic" => "CONFIG_NETFILTER_XT_MATCH_STATISTIC",
+        _ => return None,
+    })
+}
+
+/// `CONFIG_X=y` / `=m` lines, and `# CONFIG_X is not set` as "n".
+pub fn parse_kernel_config(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| {
+            if let Some(rest) = l.strip_prefix("# ") {
+                let sym = rest.strip_suffix(" is not set")?;
+                return Some((sym.to_string(), "n".to_string()));
+            }
+            let (k, v) = l.split_once('=')?;
+            k.starts_with("CONFIG_")
+                .then(|| (k.to_string(), v.trim_matches('"').to_string()))
+        })
+        .collect()
+}
+
+/// The running kernel's build configuration, where one can be read: /proc/config.gz (kernels
+/// built with CONFIG_IKCONFIG_PROC, WSL2 among them), else /boot/config-RELEASE.
+fn kernel_config(
+    root: &HostRoot,
+    release: &str,
+) -> std::io::Result<Option<(String, BTreeMap<String, String>)>> {
+    if let Some(gz) = root.read_bytes_optional("/proc/config.gz")? {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("/proc/config.gz: {e}")))?;
+        return Ok(Some(("/proc/config.gz".into(), parse_kernel_config(&text))));
+    }
+    let boot = format!("/boot/config-{release}");
+    Ok(root
+        .read_optional(&boot)?
+        .map(|t| (boot, parse_kernel_config(&t))))
 }
 
 /// Module names use `_` in /proc/modules but may use `-` in file names.
@@ -75,8 +152,9 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<ModulesFacts> {
         .filter_map(|l| l.split_whitespace().next().map(canonical))
         .collect();
     let dir = format!("/lib/modules/{release}");
-    let mut builtin: BTreeSet<String> = root
-        .read_optional(format!("{dir}/modules.builtin"))?
+    let builtin_list = root.read_optional(format!("{dir}/modules.builtin"))?;
+    let has_builtin_list = builtin_list.is_some();
+    let mut builtin: BTreeSet<String> = builtin_list
         .unwrap_or_default()
         .lines()
         .filter_map(name_from_path)
@@ -87,6 +165,26 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<ModulesFacts> {
         .lines()
         .filter_map(|l| l.split(':').next().and_then(name_from_path))
         .collect();
+    // The build configuration says what modules.builtin may not (it can be missing, as on WSL2
+    // and many cloud kernels): `=y` is built in, `is not set` is absent from this kernel.
+    let config = kernel_config(root, &release)?;
+    let mut not_in_kernel = BTreeSet::new();
+    if let Some((_, cfg)) = &config {
+        for m in &spec.modules {
+            match config_symbol(m)
+                .and_then(|sym| cfg.get(sym))
+                .map(String::as_str)
+            {
+                Some("y") => {
+                    builtin.insert(canonical(m));
+                }
+                Some("n") => {
+                    not_in_kernel.insert(canonical(m));
+                }
+                _ => {}
+            }
+        }
+    }
     // A module in /sys/module is in the running kernel; when it is not loaded, it is built in
     // (built-in modules with parameters show there even without modules.builtin). Counting it
     // as loadable instead would plan a modprobe that never changes anything.
@@ -102,6 +200,9 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<ModulesFacts> {
         loaded,
         builtin,
         available,
+        has_builtin_list,
+        config_source: config.map(|(source, _)| source),
+        not_in_kernel,
         managed_file: root.read_optional(MANAGED_FILE)?,
     })
 }
@@ -113,6 +214,7 @@ fn diff(spec: &Spec, facts: &ModulesFacts, through_helper: bool, items: &mut Pla
         return;
     }
     let mut unavailable = Vec::new();
+    let mut unknown = Vec::new();
     for m in &spec.modules {
         let c = canonical(m);
         if facts.loaded.contains(&c) || facts.builtin.contains(&c) {
@@ -129,10 +231,23 @@ fn diff(spec: &Spec, facts: &ModulesFacts, through_helper: bool, items: &mut Pla
                 .reason("not loaded, and an unprivileged k3s cannot load it")
                 .values(Some("not loaded".into()), Some("loaded".into())),
             );
+        } else if facts.config_source.is_none() && !facts.has_builtin_list {
+            // Nothing here can tell whether the kernel has it built in.
+            unknown.push(m.as_str());
         } else {
-            // Not in modules.dep, or a kernel that cannot load modules at all.
+            // The configuration or the module lists say this kernel cannot provide it.
             unavailable.push(m.as_str());
         }
+    }
+    if !unknown.is_empty() {
+        items.note(
+            ID,
+            format!(
+                "kernel {} shows no build configuration and no list of built-in modules: whether it has {} is unknown; `groundwork verify` tests what rootless k3s needs of them",
+                facts.kernel_release,
+                unknown.join(", ")
+            ),
+        );
     }
     if !unavailable.is_empty() {
         let release = &facts.kernel_release;
@@ -145,8 +260,16 @@ fn diff(spec: &Spec, facts: &ModulesFacts, through_helper: bool, items: &mut Pla
             )
         } else {
             (
-                format!("kernel {release} cannot load modules and does not show {} as built in", unavailable.join(", ")),
-                "boot a kernel with loadable module support, or remove these from the spec if this kernel has them built in".to_string(),
+                format!(
+                    "kernel {release} cannot load modules and has {} neither built in nor as modules{}",
+                    unavailable.join(", "),
+                    facts
+                        .config_source
+                        .as_deref()
+                        .map(|s| format!(" (its configuration, {s}, says so)"))
+                        .unwrap_or_default()
+                ),
+                "boot a kernel that has them, or remove these from the spec".to_string(),
             )
         };
         items.push(
@@ -154,7 +277,13 @@ fn diff(spec: &Spec, facts: &ModulesFacts, through_helper: bool, items: &mut Pla
                 .reason("rootless k3s needs them for networking, fuse-overlayfs and tun"),
         );
     }
-    let mut names = spec.modules.clone();
+    // A kernel that cannot load modules gets no modules-load.d file: systemd-modules-load would
+    // only fail on it at every boot. Elsewhere every module is listed, built in or not: modprobe
+    // accepts a built-in one, and the next kernel may build it as a module instead.
+    if !facts.loadable_support {
+        return;
+    }
+    let mut names: Vec<String> = spec.modules.clone();
     if through_helper {
         for kept in crate::managed_files::parse_modules_file(
             facts.managed_file.as_deref().unwrap_or_default(),

@@ -257,6 +257,17 @@ impl Host {
         self
     }
 
+    /// Writes a file gzip-compressed, as the kernel serves /proc/config.gz.
+    pub fn write_gz(&self, host_path: &str, content: &str) -> &Self {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(content.as_bytes()).expect("gzip");
+        let path = self.path(host_path);
+        fs::create_dir_all(path.parent().expect("a parent")).expect("the parent directory");
+        fs::write(&path, gz.finish().expect("gzip")).expect("write the gzip file");
+        self
+    }
+
     /// Edits a file of the host; the text to replace must be there, so that a fixture that
     /// changes under a test fails it instead of making it pass for the wrong reason.
     pub fn edit(&self, host_path: &str, from: &str, to: &str) -> &Self {

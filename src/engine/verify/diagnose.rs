@@ -67,6 +67,14 @@ const SIGNATURES: &[Signature] = &[
     },
     Signature {
         needles: &[
+            "write to uid_map failed: Invalid argument",
+            "write to gid_map failed: Invalid argument",
+        ],
+        cause: "the user's subordinate ranges overlap each other, and the kernel refuses to map them",
+        fix: "run `groundwork apply`: it replaces the user's ranges with one (see `groundwork plan`)",
+    },
+    Signature {
+        needles: &[
             "exec: \"newuidmap\": executable file not found",
             "should have setuid or have filecaps",
         ],
@@ -146,12 +154,16 @@ Nov 28 10:00:03 host k3s[814]: level=fatal msg=\"expected sysctl value \\\"net.i
         // 90-verify-diagnosis) with each prerequisite removed.
         let cases = [
             (
-                "/usr/bin/unshare --user --map-auto --map-root-user -- /bin/cat /proc/self/uid_map failed (exit status: 1): unshare: no line matching user \"k3s\" in /etc/subuid: Success",
+                "no subuid ranges found for k3s in /etc/subuid",
                 "no subordinate ids",
             ),
             (
-                "/usr/bin/unshare --user --map-auto --map-root-user -- /bin/cat /proc/self/uid_map failed (exit status: 1): unshare: unshare failed: No space left on device",
+                "unshare exited: unshare: unshare failed: No space left on device",
                 "user.max_user_namespaces is 0",
+            ),
+            (
+                "the kernel or /usr/bin/newuidmap refused to map all of k3s's ranges at once, as k3s does: /usr/bin/newuidmap 4242 0 1000 1 1 100000 65536 65537 100000 131072 failed (exit status: 1): newuidmap: write to uid_map failed: Invalid argument",
+                "ranges overlap each other",
             ),
             (
                 "controllers not delegated to the user manager user@1000.service: cpuset io (it has: cpu memory pids)",

@@ -150,60 +150,110 @@ pub fn parse_id_map(text: &str) -> Vec<(u64, u64, u64)> {
         .collect()
 }
 
+/// The user's own ranges in a subordinate-id file, as (start, count), in file order.
+fn own_ranges(file: &SubidFile, target: &Account) -> Vec<(u64, u64)> {
+    file.entries
+        .iter()
+        .filter(|e| e.owner == target.name || e.owner == target.uid.to_string())
+        .map(|e| (u64::from(e.start), u64::from(e.count)))
+        .collect()
+}
+
+/// The map rootlesskit asks newuidmap/newgidmap for: the user's own id as 0, then every
+/// subordinate range back to back from 1, as `inside outside count` triples.
+pub fn rootless_map(own_id: u32, ranges: &[(u64, u64)]) -> Vec<(u64, u64, u64)> {
+    let mut map = vec![(0, u64::from(own_id), 1)];
+    let mut next = 1;
+    for &(start, count) in ranges {
+        map.push((next, start, count));
+        next += count;
+    }
+    map
+}
+
+/// Maps a fresh user namespace onto every subordinate range the user has at once, through
+/// newuidmap and newgidmap, as rootlesskit does when k3s starts. A check that maps only the
+/// first range (`unshare --map-auto`) passes where k3s fails: with two ranges that overlap, for
+/// one, the kernel refuses the whole map ("write to uid_map failed: Invalid argument").
 pub async fn user_namespace(target: &Account, subuid: &SubidFile, subgid: &SubidFile) -> Check {
     let name = "user namespace mapped onto subordinate ids";
-    async fn read_map(target: &Account, file: &str) -> Result<String, String> {
-        output_as(
-            target,
-            "/usr/bin/unshare",
-            &[
-                "--user",
-                "--map-auto",
-                "--map-root-user",
-                "--",
-                "/bin/cat",
-                file,
-            ],
-        )
-        .await
+    let (uids, gids) = (own_ranges(subuid, target), own_ranges(subgid, target));
+    for (ranges, file, kind) in [(&uids, subuid, "subuid"), (&gids, subgid, "subgid")] {
+        if ranges.is_empty() {
+            return Check::fail(
+                name,
+                format!(
+                    "no {kind} ranges found for {} in {}",
+                    target.name, file.path
+                ),
+            );
+        }
     }
-    let (uid_text, gid_text) = match (
-        read_map(target, "/proc/self/uid_map").await,
-        read_map(target, "/proc/self/gid_map").await,
+    // A process in a new user namespace, unmapped, that waits to be mapped.
+    let mut ns = match spawn_as(
+        target,
+        "/usr/bin/unshare",
+        &["--user", "--", "/bin/sleep", "60"],
     ) {
-        (Ok(u), Ok(g)) => (u, g),
-        (Err(e), _) | (_, Err(e)) => return Check::fail(name, e),
+        Ok(c) => c,
+        Err(e) => return Check::fail(name, e),
     };
-    let text = format!(
-        "uid_map: {} / gid_map: {}",
-        uid_text.split_whitespace().collect::<Vec<_>>().join(" "),
-        gid_text.split_whitespace().collect::<Vec<_>>().join(" ")
-    );
-    // unshare --map-auto maps the user's own id to 0 and the subordinate range from 1, so a
-    // range of N ids shows as `1 START N-1` (0 is taken): require START and at least N-1 ids.
-    let maps_onto = |f: &SubidFile, map_text: &str| {
-        let maps = parse_id_map(map_text);
-        f.entries
-            .iter()
-            .filter(|e| e.owner == target.name || e.owner == target.uid.to_string())
-            .any(|e| {
-                maps.iter().any(|(inside, outside, count)| {
-                    *inside >= 1 && *outside == e.start as u64 && *count + 1 >= e.count as u64
-                })
-            })
-    };
-    let (uid_ok, gid_ok) = (maps_onto(subuid, &uid_text), maps_onto(subgid, &gid_text));
-    if uid_ok && gid_ok {
-        Check::pass(name, text)
-    } else {
-        Check::fail(
-            name,
-            format!(
-                "the maps do not use {}'s subordinate ranges: {text}",
-                target.name
-            ),
-        )
+    let pid = ns.pid.to_string();
+    let own_ns = std::fs::read_link("/proc/self/ns/user").ok();
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(_)) = ns.child.try_wait() {
+            return Check::fail(name, format!("unshare exited: {}", ns.stop().await));
+        }
+        if std::fs::read_link(format!("/proc/{pid}/ns/user")).ok() != own_ns {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            return Check::fail(name, "the user namespace did not appear within 10 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let mut text = Vec::new();
+    for (tool, own_id, ranges, file) in [
+        ("/usr/bin/newuidmap", target.uid, &uids, "uid_map"),
+        ("/usr/bin/newgidmap", target.gid, &gids, "gid_map"),
+    ] {
+        let wanted = rootless_map(own_id, ranges);
+        let mut args = vec![pid.clone()];
+        for (inside, outside, count) in &wanted {
+            args.extend([inside.to_string(), outside.to_string(), count.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if let Err(e) = output_as(target, tool, &args).await {
+            return Check::fail(
+                name,
+                format!(
+                    "the kernel or {tool} refused to map all of {}'s ranges at once, as k3s does: {e}",
+                    target.name
+                ),
+            );
+        }
+        let got = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap_or_default();
+        // The kernel sorts a map of more than five lines: compare them as sets.
+        let (mut got, mut wanted) = (parse_id_map(&got), wanted);
+        got.sort_unstable();
+        wanted.sort_unstable();
+        if got != wanted {
+            return Check::fail(
+                name,
+                format!("{file} is {got:?} after {tool}, not {wanted:?}"),
+            );
+        }
+        text.push(format!(
+            "{file}: {}",
+            got.iter()
+                .map(|(i, o, c)| format!("{i} {o} {c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    drop(ns);
+    Check::pass(name, text.join(" / "))
 }
 
 pub async fn network(target: &Account) -> Check {
@@ -412,6 +462,14 @@ pub async fn delegation(target: &Account, controllers: &[String]) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maps_every_range_back_to_back_after_the_users_own_id() {
+        assert_eq!(
+            rootless_map(1000, &[(100000, 65536), (300000, 1000)]),
+            vec![(0, 1000, 1), (1, 100000, 65536), (65537, 300000, 1000)]
+        );
+    }
 
     #[test]
     fn parses_id_maps() {
