@@ -74,4 +74,36 @@ mod tests {
             assert_eq!(by_sha256(r.sha256), Some(r));
         }
     }
+
+    /// `v1.36.4+k3s1` → (1, 36, 4, 1), for ordering.
+    fn version_key(v: &str) -> Vec<u32> {
+        v.trim_start_matches('v')
+            .split(['.', '+'])
+            .map(|p| p.trim_start_matches("k3s").parse().expect("a number"))
+            .collect()
+    }
+
+    #[test]
+    fn the_table_is_newest_first() {
+        for pair in KNOWN.windows(2) {
+            assert!(
+                version_key(pair[0].version) >= version_key(pair[1].version),
+                "{pair:?}"
+            );
+        }
+    }
+
+    /// The embedded default installs on amd64 and arm64 with no policy line: its pin must be in
+    /// the table for both (README, "Pinning k3s").
+    #[test]
+    fn the_default_pin_is_in_the_table_for_amd64_and_arm64() {
+        let spec = crate::spec::DEFAULT_SPEC;
+        let version = spec
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("version: "))
+            .expect("the default spec pins a version");
+        for asset in ["k3s", "k3s-arm64"] {
+            assert!(lookup(version, asset).is_some(), "{version} {asset}");
+        }
+    }
 }
