@@ -25,8 +25,19 @@ pub fn report(report: &Report) -> String {
             out.push_str(&check_line(c));
         }
     }
+    // Root causes first: what only a person can fix, and what blocks apply altogether.
+    if !report.blocked.is_empty() {
+        out.push_str("\nBlocked: `groundwork apply` cannot fix these, and refuses to run until they are fixed:\n");
+        for b in &report.blocked {
+            out.push_str(&format!("  ! {}\n    fix: {}\n", b.summary, b.fix));
+        }
+    }
     if !report.not_converged.is_empty() {
-        out.push_str("\nThe host does not match the spec (run `groundwork apply`):\n");
+        out.push_str(if report.blocked.is_empty() {
+            "\nThe host does not match the spec (run `groundwork apply`):\n"
+        } else {
+            "\nThe host does not match the spec (`groundwork apply` closes these once nothing is blocked):\n"
+        });
         for i in &report.not_converged {
             out.push_str(&format!("  - {i}\n"));
         }
@@ -49,4 +60,63 @@ pub fn report(report: &Report) -> String {
         (false, _) => "\nUNHEALTHY\n",
     });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::verify::BlockedCause;
+
+    fn unhealthy(blocked: Vec<BlockedCause>, not_converged: Vec<String>) -> Report {
+        Report {
+            format_version: 1,
+            user: "k3s".into(),
+            smoke: vec![Check::fail(
+                "cgroup v2 delegation applies limits",
+                "x".into(),
+            )],
+            cluster: Vec::new(),
+            diagnosis: Vec::new(),
+            blocked,
+            not_converged,
+            boot_warnings: Vec::new(),
+            healthy: false,
+        }
+    }
+
+    // Issue #13: blocked root causes come first, and apply is not offered for them.
+    #[test]
+    fn blocked_causes_come_first_without_offering_apply() {
+        let text = report(&unhealthy(
+            vec![BlockedCause {
+                summary: "host: the host mixes cgroup v1 and v2".into(),
+                fix: "boot with systemd.unified_cgroup_hierarchy=1".into(),
+            }],
+            vec!["delegation: write /etc/systemd/system/user@.service.d/delegate.conf".into()],
+        ));
+        let blocked = text.find("Blocked:").expect("a blocked section");
+        let open = text
+            .find("does not match the spec")
+            .expect("the open items");
+        assert!(blocked < open, "{text}");
+        assert!(
+            text.contains("    fix: boot with systemd.unified_cgroup_hierarchy=1"),
+            "{text}"
+        );
+        assert!(!text.contains("(run `groundwork apply`)"), "{text}");
+        assert!(text.contains("once nothing is blocked"), "{text}");
+    }
+
+    #[test]
+    fn without_blocked_items_apply_is_the_fix() {
+        let text = report(&unhealthy(
+            Vec::new(),
+            vec!["subids: add subordinate ids".into()],
+        ));
+        assert!(!text.contains("Blocked:"), "{text}");
+        assert!(
+            text.contains("The host does not match the spec (run `groundwork apply`):\n  - subids"),
+            "{text}"
+        );
+    }
 }

@@ -23,7 +23,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Version of the JSON shape of `verify --output json`.
-pub const REPORT_FORMAT_VERSION: u32 = 1;
+pub const REPORT_FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -32,12 +32,21 @@ pub struct Report {
     pub smoke: Vec<Check>,
     pub cluster: Vec<Check>,
     pub diagnosis: Vec<diagnose::Diagnosis>,
-    /// Plan items still open: the most direct diagnosis of all.
+    /// Blocked plan items: root causes that only a person can fix, and that `apply` refuses to
+    /// work around. They come first in the report.
+    pub blocked: Vec<BlockedCause>,
+    /// Plan items `apply` can close: the most direct diagnosis of all.
     pub not_converged: Vec<String>,
     /// What will break at the next boot though everything runs now: a later sysctl file that
     /// overrides groundwork's with a value k3s cannot run with.
     pub boot_warnings: Vec<String>,
     pub healthy: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockedCause {
+    pub summary: String,
+    pub fix: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -60,9 +69,15 @@ fn report(
         smoke,
         cluster,
         diagnosis,
+        blocked: plan
+            .blocked()
+            .map(|i| BlockedCause {
+                summary: format!("{}: {}", i.resource, i.summary),
+                fix: i.manual_fix.clone().unwrap_or_default(),
+            })
+            .collect(),
         not_converged: plan
-            .items
-            .iter()
+            .changes()
             .map(|i| format!("{}: {}", i.resource, i.summary))
             .collect(),
         boot_warnings: boot_warnings(plan),
@@ -199,8 +214,15 @@ async fn cluster_health(
 ) -> Vec<Check> {
     let started = Instant::now();
     loop {
-        let checks = cluster_once(root, spec, facts, target).await;
+        let mut checks = cluster_once(root, spec, facts, target).await;
         if checks.iter().all(|c| c.ok) || started.elapsed() >= timeout {
+            return checks;
+        }
+        // Waiting helps only while systemd still starts or restarts the unit.
+        if let Some(why) = unit_will_not_start(target).await {
+            if let Some(c) = checks.iter_mut().find(|c| c.name == UNIT_CHECK && !c.ok) {
+                c.detail = why;
+            }
             return checks;
         }
         sink.event(Event::WaitingForCluster {
@@ -212,18 +234,60 @@ async fn cluster_health(
     }
 }
 
+const UNIT_CHECK: &str = "k3s-rootless unit active";
+
+/// Why the unit cannot come up however long verify waits: it is not installed, or systemd has
+/// given up on it (failed, or inactive and not starting). None while it runs or (re)starts.
+async fn unit_will_not_start(target: &Account) -> Option<String> {
+    let out = systemctl(
+        target,
+        &[
+            "show",
+            "-p",
+            "LoadState,ActiveState,SubState,Result",
+            UNIT_NAME,
+        ],
+    )
+    .await
+    .ok()?;
+    let prop = |key: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or("")
+            .to_string()
+    };
+    let (load, active, sub, result) = (
+        prop("LoadState"),
+        prop("ActiveState"),
+        prop("SubState"),
+        prop("Result"),
+    );
+    match (load.as_str(), active.as_str()) {
+        ("not-found", _) => Some(format!(
+            "{UNIT_NAME} is not installed for {}: run `groundwork apply`",
+            target.name
+        )),
+        (_, "failed") => Some(format!(
+            "{UNIT_NAME} failed ({sub}, result {result}) and systemd stopped restarting it: `journalctl --user -u {UNIT_NAME}` as {} shows why",
+            target.name
+        )),
+        (_, "inactive") => Some(format!(
+            "{UNIT_NAME} is inactive ({sub}): nothing starts it; `systemctl --user start {UNIT_NAME}` as {}, or `groundwork apply`",
+            target.name
+        )),
+        _ => None,
+    }
+}
+
 async fn cluster_once(root: &HostRoot, spec: &Spec, facts: &Facts, target: &Account) -> Vec<Check> {
     let mut checks = Vec::new();
     let active = crate::resources::unit_state::observe(root, facts.get::<AccountFacts>())
         .map(|u| u.active)
         .unwrap_or(false);
     checks.push(if active {
-        Check::pass(
-            "k3s-rootless unit active",
-            "its cgroup has processes".into(),
-        )
+        Check::pass(UNIT_CHECK, "its cgroup has processes".into())
     } else {
-        Check::fail("k3s-rootless unit active", "the unit is not running".into())
+        Check::fail(UNIT_CHECK, "the unit is not running".into())
     });
     let kubeconfig = format!("{}/.kube/k3s.yaml", target.home);
     if !std::path::Path::new(&kubeconfig).exists() {

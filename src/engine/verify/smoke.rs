@@ -322,9 +322,29 @@ pub async fn network(target: &Account) -> Check {
     }
 }
 
+/// What is wrong with a device node the user could not open for reading and writing, from
+/// its inode (readable by anyone): missing, not a character device, or its mode and owner.
+pub fn device_problem(dev: &str, meta: Option<&std::fs::Metadata>, user: &str) -> String {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    match meta {
+        None => {
+            format!("{dev} does not exist (its module is not loaded, and nothing created the node)")
+        }
+        Some(m) if !m.file_type().is_char_device() => {
+            format!("{dev} is not a character device")
+        }
+        Some(m) => format!(
+            "{dev} exists, but {user} cannot read and write it (mode {:04o}, owner uid {}, group gid {}): the kernel has the driver; make the node 0666 as Debian's udev rules do",
+            m.mode() & 0o7777,
+            m.uid(),
+            m.gid()
+        ),
+    }
+}
+
 pub async fn devices(target: &Account) -> Check {
     let name = "fuse and tun devices usable";
-    let mut missing = Vec::new();
+    let mut problems = Vec::new();
     for dev in ["/dev/fuse", "/dev/net/tun"] {
         if output_as(
             target,
@@ -334,23 +354,17 @@ pub async fn devices(target: &Account) -> Check {
         .await
         .is_err()
         {
-            missing.push(dev);
+            let meta = std::fs::metadata(dev).ok();
+            problems.push(device_problem(dev, meta.as_ref(), &target.name));
         }
     }
-    if missing.is_empty() {
+    if problems.is_empty() {
         Check::pass(
             name,
             "/dev/fuse and /dev/net/tun are character devices the user can read and write".into(),
         )
     } else {
-        Check::fail(
-            name,
-            format!(
-                "{} missing or not readable and writable by {} (load the fuse and tun modules)",
-                missing.join(" and "),
-                target.name
-            ),
-        )
+        Check::fail(name, problems.join("; "))
     }
 }
 
@@ -462,6 +476,28 @@ pub async fn delegation(target: &Account, controllers: &[String]) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Issue #13: both nodes existed (built in, mode 0600) and the check said "load the modules".
+    #[test]
+    fn a_device_that_exists_is_described_by_its_mode_not_as_missing() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let file = dir.path().join("not-a-device");
+        std::fs::write(&file, "").expect("a file");
+        let meta = std::fs::metadata(&file).expect("its inode");
+        assert_eq!(
+            device_problem("/dev/x", Some(&meta), "k3s"),
+            "/dev/x is not a character device"
+        );
+        assert!(device_problem("/dev/net/tun", None, "k3s").contains("does not exist"));
+        if let Ok(null) = std::fs::metadata("/dev/null") {
+            let text = device_problem("/dev/null", Some(&null), "k3s");
+            assert!(
+                text.contains("exists, but k3s cannot read and write it (mode 0666"),
+                "{text}"
+            );
+            assert!(!text.contains("load"), "{text}");
+        }
+    }
 
     #[test]
     fn maps_every_range_back_to_back_after_the_users_own_id() {
