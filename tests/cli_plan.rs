@@ -1107,3 +1107,46 @@ fn a_closed_stdout_ends_quietly() {
     );
     assert!(stderr.is_empty(), "{stderr}");
 }
+
+// ---- logs: what was read and decided (issue #13) ------------------------------------------
+
+#[test]
+fn verbose_plan_logs_the_files_read_and_the_values_compared() {
+    let h = Host::converged();
+    h.write("/proc/sys/net/ipv4/ip_forward", "0\n");
+    let out = h.groundwork(&["plan", SPEC, "-v"]);
+    out.code(CHANGES);
+    for needle in [
+        "read path=/proc/sys/net/ipv4/ip_forward bytes=2",
+        "read path=/etc/subuid",
+        r#"differs resource=sysctl id=sysctl/net.ipv4.ip_forward action=Update now="0" wanted="1""#,
+    ] {
+        assert!(
+            out.stderr.contains(needle),
+            "{needle} missing\n{}",
+            out.report()
+        );
+    }
+    // Without -v the log stays quiet.
+    let quiet = h.groundwork(&["plan", SPEC]);
+    assert!(quiet.stderr.is_empty(), "{}", quiet.report());
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_with_the_fields() {
+    let h = Host::converged();
+    let out = h.groundwork(&["plan", SPEC, "-v", "--log-format", "json"]);
+    out.code(OK);
+    let lines: Vec<serde_json::Value> = out
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "read" && l["fields"]["path"] == "/etc/passwd"),
+        "{}",
+        out.report()
+    );
+}

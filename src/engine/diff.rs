@@ -21,6 +21,17 @@ pub fn diff(spec: &Spec, source: &SpecSource, facts: &Facts, authority: &Authori
     for resource in REGISTRY {
         let before = builder.items().len();
         resource.diff(&cx, &mut builder);
+        // What was compared and decided, item by item (-v), the way TF_LOG explains a plan.
+        for item in &builder.items()[before..] {
+            tracing::info!(
+                resource = %resource.id(),
+                id = %item.id,
+                action = ?item.action,
+                now = item.before.as_deref().unwrap_or("-"),
+                wanted = item.after.as_deref().unwrap_or("-"),
+                "differs"
+            );
+        }
         tracing::info!(
             resource = %resource.id(),
             items = builder.items().len() - before,

@@ -43,13 +43,13 @@ impl HostRoot {
         match std::fs::read(self.path(host_path)) {
             // Checked first: from_utf8 is several times cheaper than a lossy pass on valid text.
             Ok(bytes) => {
-                tracing::debug!(path = %host_path.display(), bytes = bytes.len(), "read");
+                tracing::info!(path = %host_path.display(), bytes = bytes.len(), "read");
                 Ok(Some(String::from_utf8(bytes).unwrap_or_else(|e| {
                     String::from_utf8_lossy(e.as_bytes()).into_owned()
                 })))
             }
             Err(e) if is_absent(&e) => {
-                tracing::debug!(path = %host_path.display(), "absent");
+                tracing::info!(path = %host_path.display(), "absent");
                 Ok(None)
             }
             Err(e) => Err(io::Error::new(
@@ -64,7 +64,7 @@ impl HostRoot {
         let host_path = host_path.as_ref();
         match std::fs::read(self.path(host_path)) {
             Ok(bytes) => {
-                tracing::debug!(path = %host_path.display(), bytes = bytes.len(), "read");
+                tracing::info!(path = %host_path.display(), bytes = bytes.len(), "read");
                 Ok(Some(bytes))
             }
             Err(e) if is_absent(&e) => Ok(None),
