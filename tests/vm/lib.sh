@@ -761,16 +761,20 @@ vm_start_applied() {
 }
 
 # vm_install_drift_units NAME: the README's scheduled drift check, set up in the guest as users
-# are told to (the header of examples/systemd/groundwork-drift.service): the sysusers file and
-# systemd-sysusers, the service and timer byte for byte in /etc/systemd/system; the lab spec as
+# are told to: the install lines of the header of examples/systemd/groundwork-drift.service run
+# verbatim (all but the systemctl line: nothing is enabled or started here); the lab spec as
 # /etc/groundwork/spec.yaml; groundwork in /usr/local/bin; the link from node_exporter's textfile
-# directory. Nothing is enabled or started.
+# directory.
 vm_install_drift_units() {
+  vm_ssh "$1" "mkdir -p /root/gw-systemd"
   vm_copy "$1" "$GW_REPO/examples/systemd/groundwork-drift.service" \
-    "$GW_REPO/examples/systemd/groundwork-drift.timer" /etc/systemd/system/
-  vm_copy "$1" "$GW_REPO/examples/systemd/groundwork-drift.sysusers" /etc/sysusers.d/groundwork-drift.conf
-  vm_ssh "$1" "set -e; install -d /etc/groundwork /var/lib/node_exporter/textfile_collector
-    systemd-sysusers
+    "$GW_REPO/examples/systemd/groundwork-drift.timer" \
+    "$GW_REPO/examples/systemd/groundwork-drift.sysusers" /root/gw-systemd/
+  vm_ssh "$1" "set -e; cd /root/gw-systemd
+    sed -n '/^# Install (as root):/,/^# The metrics/s/^#   //p' groundwork-drift.service | grep -v systemctl >install.sh
+    [ \$(wc -l <install.sh) = 2 ] || { echo 'the service header has no install lines'; cat install.sh; exit 1; }
+    bash -e install.sh
+    install -d /etc/groundwork /var/lib/node_exporter/textfile_collector
     [ -x /usr/local/bin/groundwork ] || install -m 755 $GW_LAB/bin/groundwork /usr/local/bin/groundwork
     cp $GW_LAB/lab.yaml /etc/groundwork/spec.yaml
     ln -sf /var/lib/groundwork-drift/groundwork.prom /var/lib/node_exporter/textfile_collector/" ||
