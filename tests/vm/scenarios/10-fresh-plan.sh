@@ -51,6 +51,8 @@ cat /sys/fs/cgroup/cgroup.controllers >controllers
 uname -r >uname
 (. /etc/os-release && echo "$ID $VERSION_ID" >os_release && echo "${VERSION_CODENAME:-}" >os_codename)
 systemctl is-system-running >system_state 2>&1
+# Ubuntu's kernels carry this AppArmor switch (README, supported hosts); Debian's do not.
+if [ -e /proc/sys/kernel/apparmor_restrict_unprivileged_userns ]; then echo present; else echo absent; fi >apparmor_userns
 python3 - >json_checks <<'PY'
 import json
 
@@ -93,7 +95,7 @@ if facts is not None:
     if isinstance(inst, dict):
         print("facts.installed=" + " ".join(f"{k}:{v}" for k, v in sorted(inst.items())))
     print(f"facts.account_exists={get(facts, 'account.exists')}")
-    print(f"facts.linger={get(facts, 'linger')}")
+    print(f"facts.linger={get(facts, 'linger.enabled')}")
 PY
 tar -cf - .
 GUEST
@@ -108,6 +110,7 @@ vm_log "plan took $(ev plan.secs) s, facts $(ev facts.secs) s in the guest"
 assert_eq "guest release (VERSION_CODENAME in /etc/os-release)" "$GW_VM_RELEASE" "$(ev os_codename)"
 assert_eq "guest /sys/fs/cgroup filesystem" cgroup2fs "$(ev cgroup_fs)"
 assert_eq "guest systemd state" running "$(ev system_state)"
+assert_eq "kernel.apparmor_restrict_unprivileged_userns in the guest's kernel" absent "$(ev apparmor_userns)"
 
 # The human plan.
 PLAN=$(ev plan.out)
@@ -119,7 +122,7 @@ done
 assert_match "plan" "$PLAN" '^ *\+ account +create user k3s'
 assert_match "plan" "$PLAN" '^ *\+ subids +add subordinate ids [0-9]+-[0-9]+ for k3s'
 assert_match "plan" "$PLAN" '^ *~ sysctl +set net\.ipv4\.ip_forward = 1'
-assert_match "plan" "$PLAN" '^ *~ sysctl +write /etc/sysctl\.d/'
+assert_match "plan" "$PLAN" '^ *\+ sysctl +write /etc/sysctl\.d/90-groundwork\.conf'
 assert_match "plan" "$PLAN" '^ *~ delegation +write /etc/systemd/system/user@\.service\.d/'
 assert_contains "plan" "$PLAN" "Delegate=cpu cpuset io memory pids"
 assert_match "plan" "$PLAN" '^ *\+ linger +enable lingering for k3s'
@@ -132,7 +135,7 @@ assert_eq "plan stderr" "" "$(ev plan.err)"
 # The JSON plan says the same.
 assert_eq "plan --output json exit code" 2 "$(ev plan_json.rc)"
 assert_eq "plan JSON parses" yes "$(jv plan_valid)"
-assert_eq "plan JSON format_version" 1 "$(jv plan.format_version)"
+assert_eq "plan JSON format_version" 2 "$(jv plan.format_version)"
 assert_eq "plan JSON user" k3s "$(jv plan.user)"
 assert_eq "plan JSON blocked items" 0 "$(jv plan.blocked)"
 for res in packages account subids sysctl delegation linger k3s_binary unit_file unit_state; do

@@ -82,6 +82,7 @@ assert_eq "nothing changed without the rule" yes "$(kv norule_unchanged)"
 assert_eq "the printed sudoers line passes visudo" 0 "$(kv sudoers_valid)"
 [[ "$(kv nopolicy_rc)" == 1 ]] || show nopolicy.txt
 assert_eq "apply without root's approval of the k3s build fails" 1 "$(kv nopolicy_rc)"
+[[ "$(kv nopolicy_says_how)" == 1 ]] || show nopolicy.txt
 assert_eq "the refusal says how root allows the build" 1 "$(kv nopolicy_says_how)"
 assert_eq "nothing was installed at the k3s path" absent "$(kv nopolicy_no_k3s)"
 [[ "$(kv rule_rc)" == 0 ]] || show rule.txt

@@ -136,6 +136,7 @@ assert_eq "verify after the delegation repair" 0 "$(kv delegation_repaired.rc)"
 assert_match "k3s-rootless.service with ip_forward=0" "$(kv ip_forward.unit)" '^(failed|activating)$'
 verify_case ip_forward "FAIL k3s-rootless unit active" "a sysctl k3s checks at start (net.ipv4.ip_forward)" "net.ipv4.ip_forward: 1"
 assert_contains "verify with ip_forward=0: the journal line it read" "$(out ip_forward)" "expected sysctl value"
+assert_contains "verify with ip_forward=0: no waiting for a unit systemd gave up on" "$(out ip_forward)" "systemd stopped restarting it"
 assert_not_contains "verify with ip_forward=0: no diagnosis from the unit's earlier runs" "$(out ip_forward)" \
   "cause: cgroup v2 controllers are not delegated"
 assert_contains "verify with ip_forward=0: the smoke test still passes" "$(out ip_forward)" "PASS user namespace mapped"
