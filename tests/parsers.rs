@@ -197,7 +197,31 @@ fn cgroup_v2_of_the_fresh_vm() {
         ]
     );
     assert!(facts.user_namespaces);
+    assert_eq!(facts.container, None);
     assert_eq!(host::kernel_version(&facts.kernel_release), Some((6, 1)));
+}
+
+/// systemd's record of the container manager wins over the marker files; Docker's marker alone
+/// is enough (its containers seldom run systemd).
+#[test]
+fn container_from_systemd_or_the_managers_marker_files() {
+    let h = Host::fresh();
+    let root = HostRoot::new(h.root());
+    h.write("/.dockerenv", "");
+    assert_eq!(
+        host::observe(&root).expect("observe").container.as_deref(),
+        Some("docker")
+    );
+    h.write("/run/.containerenv", "engine=\"podman-4.3.1\"\n");
+    assert_eq!(
+        host::observe(&root).expect("observe").container.as_deref(),
+        Some("podman")
+    );
+    h.write("/run/systemd/container", "lxc\n");
+    assert_eq!(
+        host::observe(&root).expect("observe").container.as_deref(),
+        Some("lxc")
+    );
 }
 
 /// The user manager's cgroup and the running unit's, where the VM had them.

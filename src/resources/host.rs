@@ -40,6 +40,9 @@ pub struct HostFacts {
     pub cgroup_mode: CgroupMode,
     pub root_controllers: Vec<String>,
     pub user_namespaces: bool,
+    /// The container manager the host runs under (`docker`, `lxc`, `podman`), if any: inside a
+    /// container, user namespaces and cgroups are limited by the container's own.
+    pub container: Option<String>,
     pub system: System,
 }
 
@@ -68,7 +71,26 @@ pub fn observe(root: &crate::host::HostRoot) -> std::io::Result<HostFacts> {
         cgroup_mode,
         root_controllers,
         user_namespaces: root.exists("/proc/sys/user/max_user_namespaces")?,
+        container: container(root)?,
         system: system::observe(root.is_live()),
+    })
+}
+
+/// What systemd recorded at boot as the container manager (it reads PID 1's `container=`
+/// environment), else the marker files Podman and Docker put into their containers, which
+/// need not run systemd.
+fn container(root: &crate::host::HostRoot) -> std::io::Result<Option<String>> {
+    if let Some(name) = root.read_optional("/run/systemd/container")?
+        && !name.trim().is_empty()
+    {
+        return Ok(Some(name.trim().to_string()));
+    }
+    Ok(if root.exists("/run/.containerenv")? {
+        Some("podman".into())
+    } else if root.exists("/.dockerenv")? {
+        Some("docker".into())
+    } else {
+        None
     })
 }
 
