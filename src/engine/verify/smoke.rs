@@ -376,8 +376,17 @@ pub async fn delegation(target: &Account, controllers: &[String]) -> Check {
     );
     // systemd delegates some controllers to user managers by default (Debian 12: cpu memory
     // pids), so limits that apply prove little alone: every controller of the spec must be there.
-    let available =
-        std::fs::read_to_string(format!("{base}/cgroup.controllers")).unwrap_or_default();
+    // The service's cgroup exists while the manager runs: without it every controller would
+    // look undelegated, and the diagnosis would name the wrong cause.
+    let Ok(available) = std::fs::read_to_string(format!("{base}/cgroup.controllers")) else {
+        return Check::fail(
+            name,
+            format!(
+                "{base} does not exist: the user's systemd manager user@{}.service is not running",
+                target.uid
+            ),
+        );
+    };
     let missing: Vec<&str> = controllers
         .iter()
         .map(String::as_str)
@@ -410,22 +419,31 @@ pub async fn delegation(target: &Account, controllers: &[String]) -> Check {
     }
     args.extend(["--", "/bin/sleep", "60"].map(String::from));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let scope = match spawn_as(target, "/usr/bin/systemd-run", &args) {
+    let mut scope = match spawn_as(target, "/usr/bin/systemd-run", &args) {
         Ok(c) => c,
         Err(e) => return Check::fail(name, e),
     };
+    // Some(None): systemd-run exited without creating the scope, as it does at once when it
+    // cannot reach the user manager.
     let dir = poll(Duration::from_secs(20), || {
-        [format!("{base}/app.slice/{unit}"), format!("{base}/{unit}")]
+        let found = [format!("{base}/app.slice/{unit}"), format!("{base}/{unit}")]
             .into_iter()
-            .find(|d| std::path::Path::new(&format!("{d}/cgroup.procs")).exists())
+            .find(|d| std::path::Path::new(&format!("{d}/cgroup.procs")).exists());
+        match found {
+            Some(d) => Some(Some(d)),
+            None => matches!(scope.child.try_wait(), Ok(Some(_))).then_some(None),
+        }
     })
-    .await;
+    .await
+    .flatten();
     let Some(dir) = dir else {
-        drop(scope);
+        // Its stderr is the evidence the diagnosis reads ("Failed to connect to bus: ...").
+        let said = scope.stop().await;
         return Check::fail(
             name,
             format!(
-                "systemd-run --user --scope did not create {unit}; is the user manager running with delegation?"
+                "systemd-run --user --scope did not create {unit}; systemd-run said: {}",
+                if said.is_empty() { "nothing" } else { &said }
             ),
         );
     };
