@@ -172,7 +172,7 @@ pub async fn run(
             .map(|c| format!("{}\n", c.detail))
             .collect();
         evidence.push_str(&unit_journal(&target).await);
-        diagnosis = diagnose::diagnose(&evidence);
+        diagnosis = diagnose::diagnose(&evidence, &diagnose::HostContext::from_facts(facts));
     }
     Ok(report(&target.name, smoke_checks, cluster, diagnosis, plan))
 }

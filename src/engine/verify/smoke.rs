@@ -382,7 +382,7 @@ pub async fn delegation(target: &Account, controllers: &[String]) -> Check {
         return Check::fail(
             name,
             format!(
-                "{base} does not exist: the user's systemd manager user@{}.service is not running",
+                "{base} does not exist: user@{}.service, the user's systemd manager, is not running",
                 target.uid
             ),
         );
