@@ -50,7 +50,11 @@ fn verify_before_apply_names_the_missing_account_and_the_open_plan() {
         .unwrap_or_else(|| panic!("no open items in\n{}", out.report()));
     if let Some(blocked) = text.find("Blocked: `groundwork apply` cannot fix these") {
         assert!(blocked < open, "{}", out.report());
-        assert!(!text.contains("(run `groundwork apply`)"), "{}", out.report());
+        assert!(
+            !text.contains("(run `groundwork apply`)"),
+            "{}",
+            out.report()
+        );
     } else {
         assert!(
             text.contains("The host does not match the spec (run `groundwork apply`):"),
