@@ -72,7 +72,7 @@ fn diff(spec: &Spec, facts: &AppArmorFacts, items: &mut PlanBuilder) {
             ID,
             format!("apparmor{}", facts.profile_path),
             "AppArmor 4 is not available for the userns profile",
-            "install AppArmor 4 (apparmor package), or set `apparmor.profile: never` and `kernel.apparmor_restrict_unprivileged_userns: 0`",
+            "install AppArmor 4 (the apparmor package); or lift the restriction yourself with `kernel.apparmor_restrict_unprivileged_userns = 0` in a file of /etc/sysctl.d (groundwork does not manage that key: it opens user namespaces to every local program) and set `apparmor.profile: never`",
         ));
         return;
     }
