@@ -6,7 +6,9 @@
 //! successful `apply` of examples/rootless-k3s.yaml: `plan` exits 0 on it. The files groundwork
 //! manages are rendered with groundwork's own functions, so the fixture follows the renderers;
 //! everything else is captured or written here by hand. Tests then break one thing at a time
-//! with the mutators, and snapshot what the commands say.
+//! with the mutators, and snapshot what the commands say. `Host::fresh_on(Release::Trixie)` and
+//! `Host::converged_on(Release::Trixie)` are the same from a Debian 13 VM
+//! (tests/fixtures/debian13).
 
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
@@ -35,13 +37,43 @@ pub static EXAMPLE_SPEC: std::sync::LazyLock<String> = std::sync::LazyLock::new(
 });
 /// Stands for the spec's path in `Host::groundwork` arguments.
 pub const SPEC: &str = "{spec}";
-/// The captured VM's kernel, account and uid.
-pub const KERNEL: &str = "6.1.0-50-amd64";
+/// The Debian 12 VM's kernel; `Release::kernel` has each release's.
+pub const KERNEL: &str = Release::Bookworm.kernel();
+/// The account, its uid and home, the same in every captured VM (`useradd -m k3s`, the first
+/// user).
 pub const USER: &str = "k3s";
 pub const UID: u32 = 1000;
 pub const HOME: &str = "/home/k3s";
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/debian12");
+/// A Debian release whose captured files a test host starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// Debian 12: tests/fixtures/debian12.
+    Bookworm,
+    /// Debian 13: tests/fixtures/debian13.
+    Trixie,
+}
+
+impl Release {
+    /// The captured VM's kernel (`uname -r`).
+    pub const fn kernel(self) -> &'static str {
+        match self {
+            Release::Bookworm => "6.1.0-50-amd64",
+            Release::Trixie => "6.12.117+deb13-amd64",
+        }
+    }
+
+    /// The directory of its captured trees.
+    pub fn fixtures(self) -> PathBuf {
+        let name = match self {
+            Release::Bookworm => "debian12",
+            Release::Trixie => "debian13",
+        };
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name)
+    }
+}
 
 /// A STAND-IN for the k3s binary: groundwork only runs `k3s --version`, and this answers it with
 /// the two lines that the v1.31.4+k3s1 release prints.
@@ -74,6 +106,7 @@ pub fn example_spec() -> Spec {
 /// `<tmp>/cache` is XDG_CACHE_HOME, so that the k3s version cache stays within the test.
 pub struct Host {
     tmp: tempfile::TempDir,
+    release: Release,
 }
 
 /// What one run of groundwork printed.
@@ -92,7 +125,10 @@ impl Host {
             .prefix("groundwork-test-")
             .tempdir()
             .expect("a temporary directory");
-        let host = Host { tmp };
+        let host = Host {
+            tmp,
+            release: Release::Bookworm,
+        };
         fs::create_dir_all(host.root()).expect("the root directory");
         host.set_spec(EXAMPLE_SPEC.as_str());
         host
@@ -101,8 +137,19 @@ impl Host {
     /// A Debian 12 host straight after boot: systemd, pure cgroup v2, no k3s account, none of
     /// the packages, no subordinate ids, ip_forward 0.
     pub fn fresh() -> Host {
-        let host = Host::bare();
-        copy_tree(&Path::new(FIXTURES).join("fresh"), &host.root());
+        Host::fresh_on(Release::Bookworm)
+    }
+
+    /// The fresh host after `apply` of the example spec: every resource in sync.
+    pub fn converged() -> Host {
+        Host::converged_on(Release::Bookworm)
+    }
+
+    /// A host of this release straight after boot.
+    pub fn fresh_on(release: Release) -> Host {
+        let mut host = Host::bare();
+        host.release = release;
+        copy_tree(&release.fixtures().join("fresh"), &host.root());
         // Empty directories, which git does not keep.
         host.mkdir("/run/systemd/system")
             .mkdir("/home")
@@ -110,10 +157,10 @@ impl Host {
         host
     }
 
-    /// The fresh host after `apply` of the example spec: every resource in sync.
-    pub fn converged() -> Host {
-        let host = Host::fresh();
-        copy_tree(&Path::new(FIXTURES).join("prepared"), &host.root());
+    /// The fresh host of this release after `apply` of the example spec: every resource in sync.
+    pub fn converged_on(release: Release) -> Host {
+        let host = Host::fresh_on(release);
+        copy_tree(&release.fixtures().join("prepared"), &host.root());
         let spec = example_spec();
         host.mkdir(HOME);
         // Only their owner and mode matter to groundwork. git keeps no setuid bit, and only root
@@ -126,7 +173,7 @@ impl Host {
             }
         }
         host.install_k3s(STANDIN_VERSION);
-        // apply raises the limit (the VM had 7811) and persists every setting.
+        // apply raises the limit (the VMs had 7811 and 7825) and persists every setting.
         host.write("/proc/sys/user/max_user_namespaces", "28633\n");
         // groundwork's file, as apply writes it: what the plan for this host wants there.
         let facts = sysctl::observe(&groundwork::host::HostRoot::new(host.root()), &spec)
@@ -214,6 +261,16 @@ impl Host {
 
     pub fn root(&self) -> PathBuf {
         self.tmp.path().join("root")
+    }
+
+    /// The release whose captured files this host started from.
+    pub fn release(&self) -> Release {
+        self.release
+    }
+
+    /// Where this host's kernel keeps a file of its modules (modules.dep, modules.builtin).
+    pub fn modules_file(&self, name: &str) -> String {
+        format!("/lib/modules/{}/{name}", self.release.kernel())
     }
 
     pub fn spec_path(&self) -> PathBuf {
