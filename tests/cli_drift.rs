@@ -9,7 +9,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// A converged host with two changes (ip_forward, the delegation drop-in) and one blocked item
 /// (no systemd).
 fn drifted() -> Host {
-    let h = Host::converged();
+    drifted_on(Release::Bookworm)
+}
+
+fn drifted_on(release: Release) -> Host {
+    let h = Host::converged_on(release);
     h.write("/proc/sys/net/ipv4/ip_forward", "0\n")
         .remove("/etc/systemd/system/user@.service.d/delegate.conf")
         .remove("/run/systemd");
@@ -187,4 +191,40 @@ fn failed_check_leaves_the_textfile_alone() {
     );
     let report = out.report();
     insta::assert_snapshot!(report);
+}
+
+// ---- Debian 13 (trixie) -----------------------------------------------------------------
+
+#[test]
+fn trixie_in_sync_human() {
+    let out = Host::converged_on(Release::Trixie).groundwork(&["drift", SPEC]);
+    out.code(0);
+    assert_eq!(out.stdout, "in sync\n", "{}", out.report());
+    let report = out.report();
+    insta::assert_snapshot!(report);
+}
+
+#[test]
+fn trixie_in_sync_json() {
+    let out = Host::converged_on(Release::Trixie).groundwork(&["drift", SPEC, "--output", "json"]);
+    out.code(0);
+    assert_eq!(out.json()["in_sync"], true, "{}", out.report());
+    let json = out.filter(&out.stdout);
+    insta::assert_snapshot!(json);
+}
+
+#[test]
+fn trixie_drifted_human() {
+    let out = drifted_on(Release::Trixie).groundwork(&["drift", SPEC]);
+    out.code(2);
+    let report = out.report();
+    insta::assert_snapshot!(report);
+}
+
+#[test]
+fn trixie_drifted_json() {
+    let out = drifted_on(Release::Trixie).groundwork(&["drift", SPEC, "--output", "json"]);
+    out.code(2);
+    let json = out.filter(&out.stdout);
+    insta::assert_snapshot!(json);
 }

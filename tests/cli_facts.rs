@@ -69,3 +69,39 @@ fn failed_observation_is_an_error() {
     let report = out.report();
     insta::assert_snapshot!(report);
 }
+
+// ---- Debian 13 (trixie) -----------------------------------------------------------------
+
+#[test]
+fn trixie_fresh_host_json() {
+    let out = Host::fresh_on(Release::Trixie).groundwork(&["facts", SPEC, "--output", "json"]);
+    out.code(0);
+    let facts = out.json();
+    let kernel = Release::Trixie.kernel();
+    assert_eq!(facts["host"]["kernel_release"], kernel);
+    assert_eq!(facts["packages"]["os"]["version_id"], "13");
+    // Debian 13 builds fuse in, and keeps the kernel's build configuration in /boot.
+    let builtin = facts["modules"]["builtin"].as_array().expect("a list");
+    assert!(builtin.contains(&"fuse".into()), "{}", out.report());
+    assert_eq!(
+        facts["modules"]["config_source"],
+        format!("/boot/config-{kernel}")
+    );
+    // Its kernel has no AppArmor restriction of unprivileged user namespaces to read.
+    assert!(facts["apparmor"]["restrict_unprivileged_userns"].is_null());
+    assert_eq!(facts["apparmor"]["enabled"], true);
+    let json = out.filter(&out.stdout);
+    insta::assert_snapshot!(json);
+}
+
+#[test]
+fn trixie_converged_host_json() {
+    if !is_root() {
+        eprintln!("skipped: the converged host's setuid-root newuidmap needs root");
+        return;
+    }
+    let out = Host::converged_on(Release::Trixie).groundwork(&["facts", SPEC, "--output", "json"]);
+    out.code(0);
+    let json = out.filter(&out.stdout);
+    insta::assert_snapshot!(json);
+}
