@@ -926,7 +926,6 @@ case! {
 // creates: the capture set ip_forward 0 there, and after systemd-sysctl the kernel still ran 1
 // (tests/fixtures/debian13/README.md). So it overrides nothing at boot.
 case! {
-    #[ignore = "groundwork defect: /etc/sysctl.conf counts as read at boot, which Debian 13 does not do"]
     trixie_sysctl_etc_sysctl_conf_is_not_read_at_boot, converged on Trixie,
     |h| h.write("/etc/sysctl.conf", "net.ipv4.ip_forward = 0\n"),
     OK, []

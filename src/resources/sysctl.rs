@@ -23,6 +23,7 @@ use crate::privileged::Request;
 use crate::spec::{Spec, SysctlSetting};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
 
 pub use crate::managed_files::{SYSCTL_FILE as MANAGED_FILE, normalize};
 use crate::managed_files::{parse_sysctl_conf as parse_conf, render_sysctl_file as render_file};
@@ -68,6 +69,9 @@ const SYSCTL_DIRS: [&str; 5] = [
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Persisted {
     pub file: String,
+    /// The sysctl.d link through which systemd-sysctl reads `file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linked_as: Option<String>,
     pub line: usize,
     pub value: String,
     /// The file applies after groundwork's (and so wins over it at boot).
@@ -92,8 +96,10 @@ pub fn proc_path(key: &str) -> String {
     format!("/proc/sys/{}", key.replace('.', "/"))
 }
 
-/// Config files in the order systemd-sysctl applies them (later wins), then /etc/sysctl.conf,
-/// which procps' `sysctl --system` reads last (Debian links it as /etc/sysctl.d/99-sysctl.conf).
+/// Config files in the order systemd-sysctl applies them at boot (later wins). /etc/sysctl.conf
+/// is not one of them: systemd-sysctl reads it only through a link in sysctl.d (Debian 12's
+/// 99-sysctl.conf; Debian 13 has neither), and only `sysctl --system`, run by hand, reads it
+/// directly.
 fn config_files(root: &HostRoot) -> std::io::Result<Vec<String>> {
     let mut by_name: BTreeMap<String, String> = BTreeMap::new();
     for dir in SYSCTL_DIRS.iter().rev() {
@@ -103,21 +109,39 @@ fn config_files(root: &HostRoot) -> std::io::Result<Vec<String>> {
             }
         }
     }
-    let mut files: Vec<String> = by_name.into_values().collect();
-    if root.exists("/etc/sysctl.conf")? {
-        files.push("/etc/sysctl.conf".into());
-    }
-    Ok(files)
+    Ok(by_name.into_values().collect())
 }
 
 /// Whether a config file is applied after the managed one (and so wins over it).
 fn applies_after_managed_file(file: &str) -> bool {
     let managed_name = MANAGED_FILE.rsplit('/').next().unwrap_or(MANAGED_FILE);
-    file == "/etc/sysctl.conf"
-        || file
-            .rsplit('/')
-            .next()
-            .is_some_and(|name| name > managed_name)
+    file.rsplit('/')
+        .next()
+        .is_some_and(|name| name > managed_name)
+}
+
+/// The file a config link points to (Debian 12's 99-sysctl.conf → /etc/sysctl.conf): the one an
+/// administrator edits. None when `file` is not a link.
+fn link_target(root: &HostRoot, file: &str) -> Option<String> {
+    let target = std::fs::read_link(root.path(file)).ok()?;
+    let joined = Path::new(file)
+        .parent()
+        .unwrap_or(Path::new("/"))
+        .join(&target);
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for c in joined.components() {
+        match c {
+            Component::Normal(p) => parts.push(p),
+            Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    let resolved: PathBuf = std::iter::once(Component::RootDir.as_os_str())
+        .chain(parts)
+        .collect();
+    Some(resolved.display().to_string())
 }
 
 pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<SysctlFacts> {
@@ -129,10 +153,12 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<SysctlFacts> {
         let Some(text) = root.read_optional(&file)? else {
             continue;
         };
+        let target = link_target(root, &file);
         for (line, key, value) in parse_conf(&text) {
             if spec.sysctls.contains_key(&key) {
                 others.entry(key).or_default().push(Persisted {
-                    file: file.clone(),
+                    file: target.clone().unwrap_or_else(|| file.clone()),
+                    linked_as: target.as_ref().map(|_| file.clone()),
                     line,
                     value,
                     after_ours: applies_after_managed_file(&file),
@@ -350,8 +376,14 @@ fn diff(spec: &Spec, facts: &SysctlFacts, policy: Option<&Policy>, items: &mut P
                 ID,
                 format!("sysctl/{key}/override"),
                 format!(
-                    "{}:{} sets {key} = {} and overrides {MANAGED_FILE} at boot",
-                    p.file, p.line, p.value
+                    "{}:{}{} sets {key} = {} and overrides {MANAGED_FILE} at boot",
+                    p.file,
+                    p.line,
+                    p.linked_as
+                        .as_deref()
+                        .map(|l| format!(" (read at boot through {l})"))
+                        .unwrap_or_default(),
+                    p.value
                 ),
                 fix,
             )
