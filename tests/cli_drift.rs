@@ -117,7 +117,10 @@ fn in_sync_textfile_has_every_series_at_zero() {
     let prom = h.outside("groundwork.prom");
     let out = h.groundwork(&["drift", SPEC, "--textfile", prom.to_str().expect("UTF-8")]);
     out.code(0);
-    assert_eq!(out.stdout, "in sync\n");
+    assert_eq!(
+        out.filter(&out.stdout),
+        "in sync for user k3s from [TMP]/spec.yaml\n"
+    );
     let metrics = std::fs::read_to_string(&prom).expect("the textfile");
     assert_eq!(gauge(&metrics, "groundwork_resources"), 12.0);
     assert_eq!(gauge(&metrics, "groundwork_resources_out_of_sync"), 0.0);

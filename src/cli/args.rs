@@ -6,6 +6,9 @@ use crate::host::HostRoot;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// The spec argument's help: the resolution order of `crate::spec::resolve`.
+const SPEC_HELP: &str = "The spec. When omitted: the file $GROUNDWORK_SPEC names, else /etc/groundwork/spec.yaml if it exists (the tree's under --root), else the embedded default";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "groundwork",
@@ -73,7 +76,7 @@ pub enum Command {
     ///
     /// Exits 0 in sync, 2 with changes pending, 3 when something is blocked, 1 on error.
     Plan {
-        /// The spec; the embedded default (examples/rootless-k3s.yaml) when omitted.
+        #[arg(help = SPEC_HELP)]
         spec: Option<PathBuf>,
         #[arg(long, short, value_enum, default_value_t = Output::Human)]
         output: Output,
@@ -84,6 +87,7 @@ pub enum Command {
     /// Terse drift check for cron and timers. Exits 0 in sync, 2 on drift, 1 on error, 75 when a
     /// running apply holds the lock for more than two minutes.
     Drift {
+        #[arg(help = SPEC_HELP)]
         spec: Option<PathBuf>,
         #[arg(long, short, value_enum, default_value_t = Output::Human)]
         output: Output,
@@ -93,8 +97,10 @@ pub enum Command {
         textfile: Option<PathBuf>,
     },
     /// Print the observed host.
+    ///
+    /// The spec decides which user, sysctls and packages are looked at.
     Facts {
-        /// The spec decides which user, sysctls and packages are looked at.
+        #[arg(help = SPEC_HELP)]
         spec: Option<PathBuf>,
         #[arg(long, short, value_enum, default_value_t = DataOutput::Yaml)]
         output: DataOutput,
@@ -105,7 +111,9 @@ pub enum Command {
     /// holds the lock and --no-wait is given. With --detailed-exitcodes: 2 changed, 4 failed,
     /// 6 both.
     Apply {
-        /// A spec, or a plan saved by `plan --out` (refused if the host changed since).
+        /// A spec, or a plan saved by `plan --out` (refused if the host changed since). When
+        /// omitted: the file $GROUNDWORK_SPEC names, else /etc/groundwork/spec.yaml if it
+        /// exists, else the embedded default.
         spec: Option<PathBuf>,
         /// Do not ask for confirmation.
         #[arg(long, short)]
@@ -129,6 +137,7 @@ pub enum Command {
     /// Prove that rootless works (a smoke test that needs no k3s) and that the cluster is
     /// healthy; on failure, name the missing prerequisite. Exits 0 healthy, 1 unhealthy.
     Verify {
+        #[arg(help = SPEC_HELP)]
         spec: Option<PathBuf>,
         #[arg(long, short, value_enum, default_value_t = Output::Human)]
         output: Output,

@@ -27,7 +27,7 @@ pub enum Error {
     NotLive,
     /// An input root must not act on: another user could have chosen it.
     #[error(
-        "{0}.\nAs root, groundwork applies only a spec or plan that root alone can change: `chown root:` it and `chmod go-w` it, or move it to /etc/groundwork/."
+        "{0}.\nAs root, groundwork trusts only a spec or plan that root alone can change: `chown root:` it and `chmod go-w` it, or move it to /etc/groundwork/."
     )]
     UntrustedInput(String),
     #[error("verify could not run: {0}")]

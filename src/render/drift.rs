@@ -16,6 +16,7 @@ struct Report<'a> {
     format_version: u32,
     in_sync: bool,
     user: &'a str,
+    spec: &'a str,
     spec_sha256: &'a str,
     resources_out_of_sync: Vec<String>,
     items: Vec<Item<'a>>,
@@ -26,6 +27,7 @@ pub fn json(plan: &Plan) -> String {
         format_version: PLAN_FORMAT_VERSION,
         in_sync: plan.is_empty(),
         user: &plan.user,
+        spec: &plan.spec,
         spec_sha256: &plan.spec_sha256,
         resources_out_of_sync: super::out_of_sync(plan)
             .iter()
@@ -45,16 +47,19 @@ pub fn json(plan: &Plan) -> String {
     serde_json::to_string_pretty(&report).expect("reports serialize") + "\n"
 }
 
+/// One line with the result and what was checked (which user, which spec), then one per item.
+/// The line starts with the result, which is what a timer's log and scripts look for.
 pub fn human(plan: &Plan) -> String {
+    let checked = format!("for user {} from {}", plan.user, plan.spec);
     if plan.is_empty() {
-        return "in sync\n".into();
+        return format!("in sync {checked}\n");
     }
     let names: Vec<String> = super::out_of_sync(plan)
         .iter()
         .map(|r| r.name().to_string())
         .collect();
     let mut out = format!(
-        "drift in {} resource(s): {}\n",
+        "drift in {} resource(s) {checked}: {}\n",
         names.len(),
         names.join(", ")
     );

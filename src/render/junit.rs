@@ -6,6 +6,15 @@ use crate::engine::verify::{Check, Report};
 use crate::plan::{Action, Plan};
 use std::fmt::Write;
 
+/// Which user and spec the suite is about, as JUnit's suite properties.
+fn properties(user: &str, spec: &str) -> String {
+    format!(
+        "  <properties>\n    <property name=\"user\" value=\"{}\"/>\n    <property name=\"spec\" value=\"{}\"/>\n  </properties>\n",
+        escape(user),
+        escape(spec)
+    )
+}
+
 pub fn plan(plan: &Plan) -> String {
     let ids: Vec<_> = crate::resources::ids().collect();
     let failures = ids
@@ -18,6 +27,7 @@ pub fn plan(plan: &Plan) -> String {
         "<testsuites><testsuite name=\"groundwork\" tests=\"{}\" failures=\"{failures}\">",
         ids.len()
     );
+    out.push_str(&properties(&plan.user, &plan.spec));
     for r in &ids {
         let items: Vec<_> = plan.items.iter().filter(|i| &i.resource == r).collect();
         let _ = write!(
@@ -65,6 +75,7 @@ pub fn verify(report: &Report) -> String {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites><testsuite name=\"groundwork-verify\" tests=\"{}\" failures=\"{failures}\">\n",
         checks.len()
     );
+    out.push_str(&properties(&report.user, &report.spec));
     for (stage, c) in checks {
         if c.ok {
             let _ = writeln!(

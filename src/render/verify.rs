@@ -13,8 +13,8 @@ pub fn check_line(c: &Check) -> String {
 
 pub fn report(report: &Report) -> String {
     let mut out = format!(
-        "groundwork verify for user {}\n\nRootless smoke test:\n",
-        report.user
+        "groundwork verify for user {} from {}\n\nRootless smoke test:\n",
+        report.user, report.spec
     );
     for c in &report.smoke {
         out.push_str(&check_line(c));
@@ -71,6 +71,7 @@ mod tests {
         Report {
             format_version: 1,
             user: "k3s".into(),
+            spec: "lab.yaml".into(),
             smoke: vec![Check::fail(
                 "cgroup v2 delegation applies limits",
                 "x".into(),

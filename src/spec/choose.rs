@@ -5,7 +5,7 @@ use super::types::Spec;
 use super::validate::validate;
 use std::path::Path;
 
-/// Loads the spec the user named, or the embedded default. The default targets the invoking
+/// Loads the spec file `resolve` chose, or the embedded default. The default targets the invoking
 /// user when that user is not root (rootless k3s runs as you), and its own `k3s` account when
 /// run as root. `--user` overrides either.
 pub fn choose(
@@ -15,7 +15,8 @@ pub fn choose(
     let (mut spec, source) = match path {
         Some(p) => load_file(p)?,
         None => {
-            let (mut spec, source) = load_default();
+            let (mut spec, mut source) = load_default();
+            source.name = super::resolve::EMBEDDED_NAME.into();
             if let Some(name) = invoking_user_name() {
                 spec.user.name = name;
                 spec.user.create = false;

@@ -6,10 +6,14 @@
 mod choose;
 mod load;
 mod locate;
+mod resolve;
 mod types;
 mod validate;
 
 pub use choose::choose;
 pub use load::{SpecError, SpecSource, load_default, load_file, parse};
+pub use resolve::{
+    EMBEDDED_NAME, SPEC_ENV, SYSTEM_SPEC, SpecChoice, check_trusted, is_embedded, resolve,
+};
 pub use types::*;
 pub use validate::validate;

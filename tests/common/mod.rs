@@ -372,21 +372,30 @@ impl Host {
 
     /// Runs groundwork with `--root` set to another directory.
     pub fn groundwork_at(&self, root: &Path, args: &[&str]) -> Output {
+        self.groundwork_with(root, &[], args)
+    }
+
+    /// Runs groundwork with `--root` set to `root` and these environment variables.
+    pub fn groundwork_with(&self, root: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
         let spec = self.spec_path().display().to_string();
         let args: Vec<String> = args.iter().map(|a| a.replace(SPEC, &spec)).collect();
-        run(root, self.tmp.path(), &args)
+        run(root, self.tmp.path(), &args, env)
     }
 }
 
-fn run(root: &Path, tmp: &Path, args: &[String]) -> Output {
+fn run(root: &Path, tmp: &Path, args: &[String], env: &[(&str, &str)]) -> Output {
     let out = assert_cmd::cargo::cargo_bin_cmd!("groundwork")
         .arg("--root")
         .arg(root)
         .args(args)
+        .current_dir(tmp)
         .env("XDG_CACHE_HOME", tmp.join("cache"))
         .env("NO_COLOR", "1")
         .env_remove("GROUNDWORK_LOG")
+        .env_remove("GROUNDWORK_SPEC")
+        .env_remove("COLUMNS")
         .env_remove("JOURNAL_STREAM")
+        .envs(env.iter().copied())
         .output()
         .expect("groundwork runs");
     let spec_text = fs::read_to_string(tmp.join("spec.yaml")).unwrap_or_default();

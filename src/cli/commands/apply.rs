@@ -1,6 +1,6 @@
 //! `groundwork apply`: a spec or a saved plan, checked, confirmed, carried out.
 
-use super::common::{fail, target};
+use super::common::{fail, resolve, target};
 use crate::cli::args::{Ctx, StreamOutput};
 use crate::engine::host_ops::LiveHost;
 use crate::engine::lock::Wait;
@@ -40,13 +40,8 @@ fn confirm() -> bool {
 fn load(ctx: &Ctx, path: Option<&Path>) -> Result<(spec::Spec, SpecSource, Option<Plan>), Error> {
     // As root, apply acts only on a spec (or saved plan) that no other user could have written:
     // otherwise that user would choose what root does to the host.
-    if let Some(p) = path
-        && ctx.root.is_live()
-        && nix::unistd::geteuid().is_root()
-    {
-        crate::privileged::secure_fs::check_root_input(p)
-            .map_err(|e| Error::UntrustedInput(format!("{}: {e}", p.display())))?;
-    }
+    let choice = resolve(ctx, path, true)?;
+    let path = choice.path();
     if let Some(saved) = path.map(SavedPlan::read_if_plan).transpose()?.flatten() {
         let source = SpecSource {
             name: saved.spec_name,

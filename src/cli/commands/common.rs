@@ -3,12 +3,23 @@
 use crate::cli::args::Ctx;
 use crate::engine::{Error, Target};
 use crate::exit;
-use crate::spec::{Spec, SpecSource};
+use crate::spec::{Spec, SpecChoice, SpecSource};
 use std::path::Path;
 
-/// The spec a command works on; an invalid one is reported here.
+/// The spec a command works on, in the documented order (`crate::spec::resolve`); an invalid
+/// or untrusted one is reported here.
 pub fn load(ctx: &Ctx, path: Option<&Path>, json: bool) -> Result<(Spec, SpecSource), i32> {
-    crate::spec::choose(path, ctx.user.as_deref()).map_err(|e| fail(&Error::Spec(e), json))
+    let choice = resolve(ctx, path, false).map_err(|e| fail(&e, json))?;
+    crate::spec::choose(choice.path(), ctx.user.as_deref()).map_err(|e| fail(&Error::Spec(e), json))
+}
+
+/// Which spec file (if any) a command reads, checked for root's trust: `acting` for apply,
+/// which refuses any file another user could have written.
+pub fn resolve(ctx: &Ctx, path: Option<&Path>, acting: bool) -> Result<SpecChoice, Error> {
+    let env = std::env::var_os(crate::spec::SPEC_ENV);
+    let choice = crate::spec::resolve(path, env.as_deref(), &ctx.root)?;
+    crate::spec::check_trusted(&choice, &ctx.root, acting).map_err(Error::UntrustedInput)?;
+    Ok(choice)
 }
 
 /// What the engine works on, from the global options and the loaded spec.

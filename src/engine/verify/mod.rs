@@ -29,6 +29,8 @@ pub const REPORT_FORMAT_VERSION: u32 = 2;
 pub struct Report {
     pub format_version: u32,
     pub user: String,
+    /// The spec verify checked against (a path, or "the embedded default spec").
+    pub spec: String,
     pub smoke: Vec<Check>,
     pub cluster: Vec<Check>,
     pub diagnosis: Vec<diagnose::Diagnosis>,
@@ -66,6 +68,7 @@ fn report(
     Report {
         format_version: REPORT_FORMAT_VERSION,
         user: user.to_string(),
+        spec: plan.spec.clone(),
         smoke,
         cluster,
         diagnosis,
