@@ -9,9 +9,7 @@ use std::path::Path;
 
 /// Replaces `path` with `data`, creating parent directories, with the given mode.
 pub fn write(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no parent directory"))?;
+    let dir = parent(path)?;
     fs::create_dir_all(dir)?;
     let name = path
         .file_name()
@@ -45,16 +43,7 @@ pub fn write(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
 /// Replaces `path` with `data` in a directory that must already exist: a missing directory is
 /// more likely a typo (a node_exporter path, a plan's path) than something to create.
 pub fn write_new_file(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if d.as_os_str().is_empty() => Path::new("."),
-        Some(d) => d,
-        None => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "no parent directory",
-            ));
-        }
-    };
+    let dir = parent(path)?;
     if !dir.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
@@ -65,6 +54,19 @@ pub fn write_new_file(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
         ));
     }
     write(path, data, mode)
+}
+
+/// The directory `path` is in: `.` for a bare file name, whose parent is the empty path (which
+/// cannot be opened to fsync it).
+fn parent(path: &Path) -> io::Result<&Path> {
+    match path.parent() {
+        Some(d) if d.as_os_str().is_empty() => Ok(Path::new(".")),
+        Some(d) => Ok(d),
+        None => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no parent directory",
+        )),
+    }
 }
 
 /// For the user's own caches and outputs: mode 0644.

@@ -196,6 +196,18 @@ fn failed_check_leaves_the_textfile_alone() {
     insta::assert_snapshot!(report);
 }
 
+/// A bare file name is written in the working directory, and the write reports success (it
+/// once fsynced the empty parent path and failed after writing).
+#[test]
+fn textfile_with_a_bare_name_is_written_in_the_working_directory() {
+    let h = Host::converged();
+    let out = h.groundwork(&["drift", SPEC, "--textfile", "groundwork.prom"]);
+    out.code(0);
+    assert!(out.stderr.is_empty(), "{}", out.report());
+    let metrics = std::fs::read_to_string(h.outside("groundwork.prom")).expect("the textfile");
+    assert_eq!(gauge(&metrics, "groundwork_resources_out_of_sync"), 0.0);
+}
+
 // ---- Debian 13 (trixie) -----------------------------------------------------------------
 
 #[test]

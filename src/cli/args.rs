@@ -148,6 +148,18 @@ pub enum Command {
         #[arg(long, value_name = "DURATION")]
         timeout: Option<String>,
     },
+    /// Write a starter spec to edit: the embedded default, with its comments.
+    ///
+    /// `--user NAME` makes NAME its user (created by apply when missing). Refuses to replace an
+    /// existing file without --force, and to create a missing directory.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "groundwork.yaml")]
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Parse and check a spec. Touches nothing.
     Validate { spec: PathBuf },
     /// The privileged helper's setup.

@@ -7,6 +7,7 @@ mod choose;
 mod load;
 mod locate;
 mod resolve;
+mod starter;
 mod types;
 mod validate;
 
@@ -15,5 +16,6 @@ pub use load::{SpecError, SpecSource, load_default, load_file, parse};
 pub use resolve::{
     EMBEDDED_NAME, SPEC_ENV, SYSTEM_SPEC, SpecChoice, check_trusted, is_embedded, resolve,
 };
+pub use starter::starter;
 pub use types::*;
 pub use validate::validate;

@@ -44,3 +44,27 @@ pub fn fail(e: &Error, json: bool) -> i32 {
     }
     exit::for_error(e)
 }
+
+/// `s` as one shell word, quoted only when it needs to be, for commands shown to be typed.
+pub fn shell_word(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./-+=:,@%".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn quotes_only_what_a_shell_would_split_or_expand() {
+        assert_eq!(shell_word("specs/site.yaml"), "specs/site.yaml");
+        assert_eq!(shell_word("my spec.yaml"), "'my spec.yaml'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word("$HOME"), "'$HOME'");
+        assert_eq!(shell_word(""), "''");
+    }
+}

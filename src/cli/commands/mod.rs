@@ -5,6 +5,7 @@ mod apply;
 mod common;
 mod drift;
 mod facts;
+mod init;
 mod misc;
 mod plan;
 mod verify;
@@ -55,6 +56,7 @@ pub async fn dispatch(ctx: Ctx, command: Command) -> i32 {
             )
             .await
         }
+        Command::Init { file, force } => init::run(&file, ctx.user.as_deref(), force),
         Command::Validate { spec } => misc::validate(&spec),
         Command::Helper(HelperCommand::Sudoers { user, helper }) => misc::sudoers(&user, &helper),
         Command::AnsibleModule { args_file } => {
