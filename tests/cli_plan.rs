@@ -1096,6 +1096,51 @@ fn user_flag_targets_another_account() {
     assert_eq!(plan["items"][0]["action"], "blocked");
 }
 
+/// The `manual_fix` of the blocked account item of a JSON plan.
+fn account_fix(out: &Output, user: &str) -> String {
+    let plan = out.json();
+    let item = plan["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["id"] == format!("account/{user}"))
+        .unwrap_or_else(|| panic!("no account/{user} item\n{}", out.report()));
+    assert_eq!(item["action"], "blocked", "{}", out.report());
+    out.filter(item["manual_fix"].as_str().expect("a fix"))
+}
+
+/// With no spec file there is no `user.create` to set: the fix says how to get a spec that
+/// creates the account, and following it works.
+#[test]
+fn missing_user_without_a_spec_file_is_pointed_to_init() {
+    let h = Host::fresh();
+    let out = h.groundwork(&["--user", "bob", "plan", "--output", "json"]);
+    out.code(BLOCKED);
+    assert_eq!(
+        account_fix(&out, "bob"),
+        "create it (`useradd -m bob`), or have apply create it: `groundwork init --user bob` \
+         writes a spec that says so (`user.create: true`), then `groundwork plan groundwork.yaml`"
+    );
+    h.groundwork(&["init", "--user", "bob"]).code(0);
+    let out = h.groundwork(&["plan", "groundwork.yaml", "--output", "json"]);
+    out.code(CHANGES);
+    assert_eq!(out.json()["items"][1]["id"], "account/bob");
+    assert_eq!(out.json()["items"][1]["action"], "create");
+}
+
+/// `--user` never creates an account, whatever the spec says: the fix says to name it there.
+#[test]
+fn missing_user_from_the_flag_is_pointed_to_the_spec() {
+    let h = Host::converged();
+    let out = h.groundwork(&["--user", "bob", "plan", SPEC, "--output", "json"]);
+    out.code(BLOCKED);
+    assert_eq!(
+        account_fix(&out, "bob"),
+        "create it (`useradd -m bob`), or have apply create it: name it in [TMP]/spec.yaml \
+         (`user: { name: bob, create: true }`) and run without `--user`"
+    );
+}
+
 /// The plan is read-only: running it changes nothing in the host tree.
 #[test]
 fn plan_changes_nothing_in_the_host() {

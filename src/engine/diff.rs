@@ -14,6 +14,7 @@ pub fn spec_sha256(source: &SpecSource) -> String {
 pub fn diff(spec: &Spec, source: &SpecSource, facts: &Facts, authority: &Authority) -> Plan {
     let cx = DiffCx {
         spec,
+        source,
         facts,
         authority,
     };

@@ -4,7 +4,7 @@ use super::contract::{DiffCx, ObserveCx, ObserveError, Observed, Resource, obser
 use crate::host::HostRoot;
 use crate::plan::{Action, Item, PlanBuilder, ResourceId, Step};
 use crate::privileged::Request;
-use crate::spec::Spec;
+use crate::spec::{Spec, SpecSource};
 use serde::Serialize;
 
 pub const ID: ResourceId = ResourceId::new("account");
@@ -119,11 +119,34 @@ impl Resource for Account {
     }
 
     fn diff(&self, cx: &DiffCx, plan: &mut PlanBuilder) {
-        diff(cx.spec, cx.facts.get::<AccountFacts>(), plan);
+        diff(cx.spec, cx.source, cx.facts.get::<AccountFacts>(), plan);
     }
 }
 
-fn diff(spec: &Spec, facts: &AccountFacts, items: &mut PlanBuilder) {
+/// How to have apply create a missing account whose spec does not say `create: true`: that
+/// depends on where the spec came from. `--user` (like the embedded default's invoking user)
+/// replaces the spec's own user and never creates it, whatever the spec says; with no spec
+/// file there is nothing to edit yet, and `groundwork init` writes one.
+fn how_to_create(name: &str, source: &SpecSource) -> String {
+    if crate::spec::is_embedded(source) {
+        return format!(
+            "or have apply create it: `groundwork init --user {name}` writes a spec that says so \
+             (`user.create: true`), then `groundwork plan groundwork.yaml`"
+        );
+    }
+    let own_user = crate::spec::parse(source).map(|s| s.user.name);
+    if own_user.as_deref().is_ok_and(|own| own != name) {
+        format!(
+            "or have apply create it: name it in {} (`user: {{ name: {name}, create: true }}`) \
+             and run without `--user`",
+            source.name
+        )
+    } else {
+        format!("or set `user.create: true` in {}", source.name)
+    }
+}
+
+fn diff(spec: &Spec, source: &SpecSource, facts: &AccountFacts, items: &mut PlanBuilder) {
     let name = &spec.user.name;
     if !facts.exists {
         if spec.user.create {
@@ -145,7 +168,8 @@ fn diff(spec: &Spec, facts: &AccountFacts, items: &mut PlanBuilder) {
                     format!("account/{name}"),
                     format!("user {name} does not exist"),
                     format!(
-                        "create it (`useradd -m {name}`), or set `user.create: true` in the spec"
+                        "create it (`useradd -m {name}`), {}",
+                        how_to_create(name, source)
                     ),
                 )
                 .reason("the spec names a user that is not on this host"),

@@ -5,7 +5,7 @@
 use crate::authority::Authority;
 use crate::host::HostRoot;
 use crate::plan::{PlanBuilder, ResourceId};
-use crate::spec::Spec;
+use crate::spec::{Spec, SpecSource};
 use std::any::Any;
 use std::fmt::Debug;
 use std::sync::OnceLock;
@@ -39,6 +39,8 @@ pub struct ObserveCx<'a> {
 
 pub struct DiffCx<'a> {
     pub spec: &'a Spec,
+    /// The spec's file (or the embedded default), for fixes that say where to change it.
+    pub source: &'a SpecSource,
     pub facts: &'a Facts,
     pub authority: &'a Authority,
 }
