@@ -1,5 +1,4 @@
-//! The small commands: validate, the sudoers line, completions, the man page, and the internal
-//! write-user-file.
+//! The small commands: validate, the sudoers line, the man page, and the internal write-user-file.
 
 use crate::exit;
 use std::path::Path;
@@ -28,14 +27,6 @@ pub fn sudoers(user: &str, helper: &str) -> i32 {
         return exit::ERROR;
     }
     crate::outln!("{}", crate::engine::privilege::sudoers_line(user, helper));
-    exit::OK
-}
-
-pub fn completions(shell: clap_complete::Shell) -> i32 {
-    let mut cmd = <crate::cli::args::Cli as clap::CommandFactory>::command();
-    let mut buf = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "groundwork", &mut buf);
-    crate::out!("{}", String::from_utf8_lossy(&buf));
     exit::OK
 }
 

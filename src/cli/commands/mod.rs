@@ -3,6 +3,7 @@
 
 mod apply;
 mod common;
+mod completions;
 mod drift;
 mod facts;
 mod init;
@@ -64,7 +65,7 @@ pub async fn dispatch(ctx: Ctx, command: Command) -> i32 {
             crate::outln!("{result}");
             code
         }
-        Command::Completions { shell } => misc::completions(shell),
+        Command::Completions { shell } => completions::run(shell),
         Command::Man => misc::man(),
         Command::WriteUserFile { path, remove } => misc::write_user_file(&path, remove),
         Command::Schema => {
