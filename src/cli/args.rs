@@ -13,7 +13,15 @@ const SPEC_HELP: &str = "The spec. When omitted: the file $GROUNDWORK_SPEC names
 #[command(
     name = "groundwork",
     version,
-    about = "Prepares Linux hosts to run k3s in rootless mode, and keeps them that way."
+    about = "Prepares Linux hosts to run k3s in rootless mode, and keeps them that way.",
+    long_about = "Prepares Linux hosts to run k3s in rootless mode, and keeps them that way.\n\n\
+        You describe the host in a YAML spec (groundwork-spec(5)). groundwork observes the real \
+        host, prints an ordered plan of what differs, and `apply` makes those changes in order, \
+        idempotently, then observes again to prove that the host converged. The privileged steps \
+        go through a small helper run with `sudo -n`, so groundwork itself need not run as root.\n\n\
+        Start with `groundwork plan`: read-only, it works unprivileged on any Linux host. \
+        `groundwork init` writes a spec of your own to edit; `groundwork plan FILE` and \
+        `groundwork apply FILE` use it."
 )]
 #[command(
     after_help = "Exit codes: 0 in sync or success, 1 error, 2 changes pending or drift, 3 blocked (needs a manual fix), 75 another run holds the lock."
@@ -170,8 +178,18 @@ pub enum Command {
     AnsibleModule { args_file: PathBuf },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff).
-    Man,
+    /// Print a manual page (roff), or write them all.
+    ///
+    /// The pages: groundwork(1), one per command (groundwork-plan(1), ...) and groundwork-spec(5),
+    /// the spec's format. Read one with `groundwork man plan | man -l -`.
+    Man {
+        /// The page: a command (`plan`, `helper-sudoers`), `spec`, or a page's name
+        /// (`groundwork-plan.1`); groundwork(1) when omitted.
+        page: Option<String>,
+        /// Write every page to this directory (which must exist) as NAME.SECTION, for packaging.
+        #[arg(long, value_name = "DIR", conflicts_with = "page")]
+        dir: Option<PathBuf>,
+    },
     /// Internal: write stdin to a file as the invoking user (used when root acts for a user).
     #[command(hide = true)]
     WriteUserFile {

@@ -5,6 +5,7 @@
 pub mod args;
 mod commands;
 mod logging;
+mod manpages;
 
 use crate::exit;
 use crate::host::HostRoot;

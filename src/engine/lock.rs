@@ -8,10 +8,13 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The lock's file where /run/lock exists.
+pub const LOCK_FILE: &str = "/run/lock/groundwork.lock";
+
 pub fn lock_path() -> PathBuf {
     // /run/lock is shared by all users (sticky, world-writable) on systemd hosts.
     if std::path::Path::new("/run/lock").is_dir() {
-        PathBuf::from("/run/lock/groundwork.lock")
+        PathBuf::from(LOCK_FILE)
     } else {
         std::env::temp_dir().join("groundwork.lock")
     }

@@ -1,4 +1,4 @@
-//! The small commands: validate, the sudoers line, the man page, and the internal write-user-file.
+//! The small commands: validate, the sudoers line, and the internal write-user-file.
 
 use crate::exit;
 use std::path::Path;
@@ -28,21 +28,6 @@ pub fn sudoers(user: &str, helper: &str) -> i32 {
     }
     crate::outln!("{}", crate::engine::privilege::sudoers_line(user, helper));
     exit::OK
-}
-
-pub fn man() -> i32 {
-    let cmd = <crate::cli::args::Cli as clap::CommandFactory>::command();
-    let mut buf = Vec::new();
-    match clap_mangen::Man::new(cmd).render(&mut buf) {
-        Ok(()) => {
-            crate::out!("{}", String::from_utf8_lossy(&buf));
-            exit::OK
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit::ERROR
-        }
-    }
 }
 
 pub fn write_user_file(path: &Path, remove: bool) -> i32 {

@@ -7,6 +7,7 @@ mod completions;
 mod drift;
 mod facts;
 mod init;
+mod man;
 mod misc;
 mod plan;
 mod verify;
@@ -66,7 +67,7 @@ pub async fn dispatch(ctx: Ctx, command: Command) -> i32 {
             code
         }
         Command::Completions { shell } => completions::run(shell),
-        Command::Man => misc::man(),
+        Command::Man { page, dir } => man::run(page.as_deref(), dir.as_deref()),
         Command::WriteUserFile { path, remove } => misc::write_user_file(&path, remove),
         Command::Schema => {
             crate::outln!("{}", crate::spec::schema_json());
