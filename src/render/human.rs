@@ -2,6 +2,7 @@
 //! before → after, unified diffs for files, and a summary line. Colour comes from anstream,
 //! which drops it when stdout is not a terminal or NO_COLOR is set.
 
+use super::wrap::wrap;
 use crate::plan::{Action, Implication, Item, Plan};
 use anstyle::{AnsiColor, Style};
 use std::fmt::Write;
@@ -28,9 +29,55 @@ fn implication(i: &Implication) -> &'static str {
     }
 }
 
-/// The plan for people. `next`: the command that applies it, for the closing hint (None: no
-/// hint, as above apply's own prompt).
+/// A line under the items that says what the symbols mean; on a narrow terminal it breaks
+/// between entries, never inside one.
+fn legend(width: Option<usize>) -> String {
+    const LABEL: &str = "Legend:";
+    let mut entries: Vec<(String, usize)> = [
+        (Action::Create, "create"),
+        (Action::Update, "update"),
+        (Action::Run, "run"),
+        (Action::Blocked, "blocked (manual fix)"),
+    ]
+    .into_iter()
+    .map(|(action, meaning)| {
+        let (sym, style) = symbol(action);
+        (
+            format!("{style}{sym}{style:#} {meaning}"),
+            sym.len() + 1 + meaning.len(),
+        )
+    })
+    .collect();
+    entries.push((
+        format!("{DIM}(root){DIM:#} needs root"),
+        "(root) needs root".len(),
+    ));
+    let mut out = String::from(LABEL);
+    let mut column = LABEL.len();
+    for (i, (text, len)) in entries.into_iter().enumerate() {
+        let gap = if i == 0 { 1 } else { 2 };
+        if width.is_some_and(|w| column + gap + len > w) {
+            out.push('\n');
+            out.push_str(&" ".repeat(LABEL.len() + 1));
+            column = LABEL.len() + 1;
+        } else {
+            out.push_str(&" ".repeat(gap));
+            column += gap;
+        }
+        out.push_str(&text);
+        column += len;
+    }
+    out
+}
+
+/// The plan for people, wrapped to the terminal (`wrap::width`). `next`: the command that
+/// applies it, for the closing hint (None: no hint, as above apply's own prompt).
 pub fn plan(plan: &Plan, next: Option<&str>) -> String {
+    plan_at_width(plan, next, super::wrap::width())
+}
+
+/// The plan for people, wrapped to `width` columns (None: not wrapped).
+pub fn plan_at_width(plan: &Plan, next: Option<&str>, width: Option<usize>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -38,10 +85,12 @@ pub fn plan(plan: &Plan, next: Option<&str>) -> String {
         plan.user, plan.spec
     );
     for note in &plan.notes {
+        let head = format!("note: {}: ", note.resource);
         let _ = writeln!(
             out,
             "{YELLOW}note:{YELLOW:#} {}: {}",
-            note.resource, note.text
+            note.resource,
+            wrap(&note.text, head.chars().count(), 6, width)
         );
     }
     if plan.is_empty() {
@@ -53,12 +102,13 @@ pub fn plan(plan: &Plan, next: Option<&str>) -> String {
     }
     out.push('\n');
     for item in &plan.items {
-        render_item(&mut out, item);
+        render_item(&mut out, item, width);
     }
     let changes = plan.changes().count();
     let root = plan.changes().filter(|i| i.privileged).count();
     let blocked = plan.blocked().count();
     out.push('\n');
+    let _ = writeln!(out, "{}", legend(width));
     let _ = write!(
         out,
         "{BOLD}Plan:{BOLD:#} {changes} to change ({root} need root)"
@@ -78,33 +128,44 @@ pub fn plan(plan: &Plan, next: Option<&str>) -> String {
     out
 }
 
-fn render_item(out: &mut String, item: &Item) {
+/// Where an item's text starts: after `  + resource    `.
+const TEXT_COLUMN: usize = 16;
+
+fn render_item(out: &mut String, item: &Item, width: Option<usize>) {
     let (sym, style) = symbol(item.action);
-    let _ = write!(
-        out,
-        "  {style}{sym}{style:#} {DIM}{:<11}{DIM:#} {}",
-        item.resource.name(),
-        item.summary
-    );
+    let name = format!("{:<11}", item.resource.name());
+    let head_width = 5 + name.chars().count();
+    let mut head = item.summary.clone();
     if item.privileged {
-        let _ = write!(out, " {DIM}(root){DIM:#}");
+        head.push_str(" (root)");
     }
-    out.push('\n');
-    let pad = "                ";
+    let mut head = wrap(&head, head_width, TEXT_COLUMN, width);
+    if item.privileged {
+        head.truncate(head.len() - "(root)".len());
+        let _ = write!(head, "{DIM}(root){DIM:#}");
+    }
+    let _ = writeln!(out, "  {style}{sym}{style:#} {DIM}{name}{DIM:#} {head}");
+    let pad = " ".repeat(TEXT_COLUMN);
+    // A labelled line (`why: ...`), its continuation lines under the text after the label.
+    let labelled = |out: &mut String, label: &str, label_style: Style, text: &str| {
+        let at = TEXT_COLUMN + label.chars().count() + 1;
+        let text = wrap(text, at, at, width).replace('→', &format!("{DIM}→{DIM:#}"));
+        let _ = writeln!(out, "{pad}{label_style}{label}{label_style:#} {text}");
+    };
     if !item.reason.is_empty() {
-        let _ = writeln!(out, "{pad}{DIM}why:{DIM:#} {}", item.reason);
+        labelled(out, "why:", DIM, &item.reason);
     }
     if item.is_file {
-        render_file_diff(out, item, pad);
+        render_file_diff(out, item, &pad);
     } else if let (Some(b), Some(a)) = (&item.before, &item.after) {
-        let _ = writeln!(out, "{pad}{DIM}now:{DIM:#} {b}  {DIM}→{DIM:#}  {a}");
+        labelled(out, "now:", DIM, &format!("{b}  →  {a}"));
     }
     if let Some(fix) = &item.manual_fix {
-        let _ = writeln!(out, "{pad}{YELLOW}fix:{YELLOW:#} {fix}");
+        labelled(out, "fix:", YELLOW, fix);
     }
     if !item.implies.is_empty() {
         let list: Vec<&str> = item.implies.iter().map(implication).collect();
-        let _ = writeln!(out, "{pad}{DIM}then:{DIM:#} {}", list.join(", "));
+        labelled(out, "then:", DIM, &list.join(", "));
     }
 }
 

@@ -7,6 +7,7 @@ pub mod human;
 pub mod junit;
 pub mod metrics;
 pub mod verify;
+mod wrap;
 mod xml;
 
 use crate::plan::{Plan, ResourceId};
