@@ -1,0 +1,121 @@
+//! tests/run-all.sh says before anything starts that the VM suite takes about 40 minutes, and
+//! which variable skips it; GW_SKIP_VM=1 skips it; .ci/run runs it whatever the variable says.
+//! The scripts run in a copy of their tree, where cargo, the VM suite and the tools .ci/run
+//! looks for are stand-ins that only say they ran.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn stand_in(path: &Path, script: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, format!("#!/bin/sh\n{script}\n")).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A copy of the scripts in a temporary tree, with the stand-ins (in its `bin`).
+fn sandbox() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for script in ["tests/run-all.sh", ".ci/run"] {
+        let to = dir.path().join(script);
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        fs::copy(Path::new(ROOT).join(script), &to).unwrap();
+    }
+    stand_in(
+        &dir.path().join("tests/vm/run-suite.sh"),
+        "echo 'VM SUITE RAN'",
+    );
+    stand_in(&dir.path().join("tests/vm/build-image.sh"), "exit 0");
+    let bin = dir.path().join("bin");
+    stand_in(&bin.join("cargo"), "echo \"cargo $*\"");
+    // Whatever .ci/run installs when it is missing is here, so it installs nothing.
+    for tool in [
+        "qemu-system-x86_64",
+        "qemu-img",
+        "debootstrap",
+        "mkfs.ext4",
+        "apt-ftparchive",
+        "ssh",
+        "socat",
+        "strace",
+        "hyperfine",
+        "promtool",
+        "vagrant",
+        "man",
+        "python3",
+    ] {
+        stand_in(&bin.join(tool), "exit 0");
+    }
+    stand_in(
+        &bin.join("apt-get"),
+        "echo 'apt-get must not run here' >&2; exit 1",
+    );
+    dir
+}
+
+fn run(dir: &Path, script: &str, env: &[(&str, &str)]) -> (i32, String) {
+    let path = format!("{}:/usr/bin:/bin", dir.join("bin").display());
+    let out = Command::new(dir.join(script))
+        .env_clear()
+        .env("PATH", path)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the script runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn run_all_says_how_long_the_vm_suite_takes_before_anything_starts() {
+    let dir = sandbox();
+    let (code, text) = run(dir.path(), "tests/run-all.sh", &[]);
+    assert_eq!(code, 0, "{text}");
+    let first = text.lines().next().unwrap_or_default();
+    assert!(first.starts_with("==== REAL-HOST VM SUITE: "), "{text}");
+    assert!(first.contains("about 40 minutes"), "{text}");
+    assert!(first.contains("GW_SKIP_VM=1 skips it"), "{text}");
+    let tests = text.find("cargo test").expect("the tests ran");
+    let suite = text.find("VM SUITE RAN").expect("the VM suite ran");
+    assert!(tests < suite, "{text}");
+}
+
+#[test]
+fn gw_skip_vm_skips_the_vm_suite() {
+    let dir = sandbox();
+    let (code, text) = run(dir.path(), "tests/run-all.sh", &[("GW_SKIP_VM", "1")]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("cargo test --locked"), "{text}");
+    assert!(!text.contains("VM SUITE RAN"), "{text}");
+    assert!(
+        text.contains("==== REAL-HOST VM SUITE SKIPPED: GW_SKIP_VM=1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn ci_runs_the_vm_suite_whatever_gw_skip_vm_says() {
+    let dir = sandbox();
+    let (code, text) = run(
+        dir.path(),
+        ".ci/run",
+        &[("GW_SKIP_VM", "1"), ("CI", "true")],
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("VM SUITE RAN"), "{text}");
+}
+
+/// The README's test command says what it starts, with the same variable.
+#[test]
+fn the_readme_says_how_long_and_how_to_skip() {
+    let readme = fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let first_block = &readme[readme.find("```sh").unwrap()..];
+    let first_block = &first_block[..first_block[3..].find("```").unwrap()];
+    assert!(first_block.contains("tests/run-all.sh"), "{first_block}");
+    assert!(first_block.contains("about 40 minutes"), "{first_block}");
+    assert!(first_block.contains("GW_SKIP_VM=1"), "{first_block}");
+}
