@@ -57,7 +57,9 @@ pub struct Options {
     pub timeout: Option<Duration>,
 }
 
-fn report(
+/// The report of the checks that ran, against the plan of the host. Public so that a report
+/// of recorded checks (the README's samples from the VM suite) renders through this same path.
+pub fn report(
     user: &str,
     smoke: Vec<Check>,
     cluster: Vec<Check>,
