@@ -214,7 +214,12 @@ fn textfile_with_a_bare_name_is_written_in_the_working_directory() {
 fn trixie_in_sync_human() {
     let out = Host::converged_on(Release::Trixie).groundwork(&["drift", SPEC]);
     out.code(0);
-    assert_eq!(out.stdout, "in sync\n", "{}", out.report());
+    assert_eq!(
+        out.filter(&out.stdout),
+        "in sync for user k3s from [TMP]/spec.yaml\n",
+        "{}",
+        out.report()
+    );
     let report = out.report();
     insta::assert_snapshot!(report);
 }
