@@ -29,14 +29,25 @@ await() {
     sleep 2
   done
 }
-# run TEXT SECONDS: types a command and waits for it to finish (its exit code is echoed).
+# done_marker N: what the shell types after command N so that its end and exit code show as a
+# line `[done N: CODE]`; printf's arguments keep that line out of the typed command itself.
+done_marker() { printf '; printf "[%%s %%s: %%s]\\n" done %s $?' "$1"; }
+exit_of() { screen | sed -n "s/^\[done $1: \([0-9]*\)\]$/\1/p" | tail -n 1; }
+# await_done N SECONDS: waits until command N has finished.
+await_done() {
+  local start=$SECONDS
+  until [[ -n "$(exit_of "$1")" ]]; do
+    ((SECONDS - start < $2)) || fail "command $1 did not finish within $2 s:"$'\n'"$(screen | tail -n 40)"
+    sleep 2
+  done
+}
+# run TEXT SECONDS: types a command and waits for it to finish.
 N=0
 run() {
   N=$((N + 1))
-  type_line "$1; echo \"[done $N: \$?]\""
-  await "[done $N: " "$2"
+  type_line "$1$(done_marker $N)"
+  await_done $N "$2"
 }
-exit_of() { screen | sed -n "s/^\[done $1: \([0-9]*\)\]$/\1/p" | tail -n 1; }
 
 vm_ssh host "tmux new-session -d -s gw -x 160 -y 50 -e TERM=xterm-256color; tmux set -t gw history-limit 20000"
 
@@ -51,13 +62,13 @@ assert_eq "plan --out's exit code" 2 "$(exit_of 2)"
 assert_contains "plan --out: the hint names the saved plan" "$(screen)" "Run \`groundwork apply /root/first.plan\` to make these changes."
 
 vm_ssh host "tmux clear-history -t gw; tmux send-keys -t gw clear Enter"
-type_line "groundwork apply /root/first.plan --no-verify; echo \"[done 3: \$?]\""
+type_line "groundwork apply /root/first.plan --no-verify$(done_marker 3)"
 await "Apply these changes? Only 'yes' is accepted:" 60
 before_answer=$(screen)
 assert_not_contains "apply's prompt: no hint to run apply above it" "$before_answer" "Run \`groundwork apply"
-assert_not_contains "apply waits for the answer" "$before_answer" "[done 3: "
+assert_eq "apply waits for the answer (no exit yet)" "" "$(exit_of 3)"
 type_line "yes"
-await "[done 3: " 600
+await_done 3 600
 vm_log "apply on the terminal:"$'\n'"$(screen | tail -n 30)"
 assert_eq "apply's exit code" 0 "$(exit_of 3)"
 assert_match "apply's steps on the terminal" "$(screen)" '^\[[0-9]+/[0-9]+\] .*(changed|ok): '
