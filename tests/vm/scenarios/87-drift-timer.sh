@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The scheduled drift check of the README, installed verbatim on a converged host:
-# examples/systemd/groundwork-drift.{service,timer,sysusers}. The timer is enabled with a next
-# elapse; the service runs as its own unprivileged user in a sandbox (never root), and, started
+# examples/systemd/groundwork-drift.{service,timer}. The timer is enabled with a next elapse;
+# the service runs as the spec's user (k3s) in a sandbox (never root), and, started
 # twice, writes and then rewrites the node_exporter textfile (the check timestamp grows); after a
 # sysctl file is removed, groundwork_drift{resource="sysctl"} is 1. The textfile passes
 # `promtool check metrics` on the host, `systemd-analyze security` rates the unit's exposure
@@ -15,7 +15,7 @@ require_groundwork drift --textfile
 
 vm_start_applied host
 vm_install_drift_units host
-grep -m1 '^\*/15 \* \* \* \* groundwork-drift flock' "$GW_REPO/README.md" | vm_ssh host 'cat >/root/cron.line'
+grep -m1 '^\*/15 \* \* \* \* k3s flock' "$GW_REPO/README.md" | vm_ssh host 'cat >/root/cron.line'
 
 OUT=$(vm_ssh host bash -s <<'GUEST'
 set -u
@@ -43,7 +43,7 @@ kv broken_result "$(systemctl show -P Result groundwork-drift.service)"
 kv sysctl_drift "$(grep '^groundwork_drift{resource="sysctl"}' "$prom")"
 # The README's cron line, its command run once.
 rm -f "$real"
-runuser -u groundwork-drift -- env PATH=/usr/local/bin:/usr/bin:/bin sh -c "$(sed 's/^\*\/15 \* \* \* \* groundwork-drift //' /root/cron.line)"
+runuser -u k3s -- env PATH=/usr/local/bin:/usr/bin:/bin sh -c "$(sed 's/^\*\/15 \* \* \* \* k3s //' /root/cron.line)"
 kv cron_rc "$?"
 kv cron_prom "$(grep -c '^groundwork_drift{' "$prom")"
 GUEST
@@ -53,7 +53,7 @@ assert_eq "timer enabled" enabled "$(kv timer_enabled)"
 assert_eq "timer active" active "$(kv timer_active)"
 assert_match "timer next elapse" "$(kv next_elapse)" '[0-9]'
 assert_eq "first run result" success "$(kv first_result)"
-assert_eq "the textfile belongs to the drift user, not root" groundwork-drift "$(kv prom_owner)"
+assert_eq "the textfile belongs to the spec's user, not root" k3s "$(kv prom_owner)"
 assert_match "systemd-analyze security rates the sandbox" "$(kv exposure)" 'Overall exposure level for groundwork-drift.service: [0-2]\.[0-9] (SAFE|OK)'
 vm_ssh host 'cat /root/security.txt' >"$GW_ARTIFACTS/systemd-analyze-security.txt" 2>/dev/null || true
 assert_match "first check timestamp" "$(kv first_ts)" '^[0-9]'
