@@ -186,6 +186,10 @@ pub const PACKAGES: &[&str] = &[
 /// attach BPF programs, which nobody needs for k3s.
 pub const CGROUP_CONTROLLERS: &[&str] = &["cpu", "cpuset", "io", "memory", "pids"];
 
+/// Shadow's SUB_UID_MIN default: subordinate ranges start at or above it.
+pub const SUBID_MIN: u32 = 100_000;
+/// Rootless k3s (like podman and Docker) needs at least this many subordinate ids.
+pub const SUBID_MIN_COUNT: u32 = 65_536;
 /// The largest range one request may add: 256 × 65536. Root's policy caps it lower for users.
 pub const MAX_SUBID_COUNT: u32 = 1 << 24;
 

@@ -367,6 +367,16 @@ case! {
     ]
 }
 
+// More ids than /etc/login.defs leaves room for: no stale entry is to blame (issue #13, 4).
+case! {
+    subids_count_wider_than_the_login_defs_bounds_is_blocked, converged,
+    |h| {
+        h.write("/etc/login.defs", "SUB_UID_MIN 100000\nSUB_UID_MAX 165535\nSUB_GID_MIN 100000\nSUB_GID_MAX 165535\n");
+        h.edit_spec("count: 65536", "count: 131072");
+    },
+    BLOCKED, ["subids" => "blocked"]
+}
+
 // The state the old apply left: the user's own two ranges overlap, and newuidmap refuses them.
 case! {
     subids_own_ranges_overlapping_are_merged / trixie_subids_own_ranges_overlapping_are_merged, converged,

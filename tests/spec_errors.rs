@@ -151,7 +151,44 @@ spec_error! {
 spec_error! {
     subid_count_below_65536,
     format!("user: {{ name: k3s }}\nsubids:\n  start: auto\n  count: 1000\n{K3S}"),
-    ["{spec}:4:3: field `subids.count`: count 1000 is below 65536"]
+    ["{spec}:4:3: field `subids.count`: count 1000 is outside 65536 to 16777216: rootless k3s needs at least 65536"]
+}
+
+// ---- values the helper would refuse half-way through an apply (issue #13, point 4) ------
+
+// Once "no free range is left, remove stale entries" on an empty /etc/subuid.
+spec_error! {
+    subid_count_past_what_the_helper_grants,
+    format!("user: {{ name: k3s }}\nsubids:\n  count: 4294967295\n{K3S}"),
+    ["{spec}:3:3: field `subids.count`: count 4294967295 is outside 65536 to 16777216: groundwork grants one user at most 16777216 ids"]
+}
+
+spec_error! {
+    subid_count_one_past_the_bound,
+    format!("user: {{ name: k3s }}\nsubids:\n  count: 16777217\n{K3S}"),
+    ["{spec}:3:3: field `subids.count`: count 16777217 is outside 65536 to 16777216"]
+}
+
+spec_error! {
+    sysctl_value_the_helper_refuses,
+    format!("user: {{ name: k3s }}\n{K3S}sysctls:\n  net.ipv4.ip_forward: \"one\"\n  vm.max_map_count: {{ value: 0 }}\n"),
+    [
+        "{spec}:4:3: field `sysctls[\"net.ipv4.ip_forward\"]`: net.ipv4.ip_forward takes 0 or 1, not \"one\"",
+        "{spec}:5:3: field `sysctls[\"vm.max_map_count\"]`: vm.max_map_count takes an integer from 1 to 2147483647, not \"0\"",
+    ]
+}
+
+// The helper installs a binary it knows only as the release it is.
+spec_error! {
+    k3s_checksum_of_another_release,
+    "user: { name: k3s }\nk3s:\n  version: v1.36.4+k3s1\n  source:\n    sha256: 959c9310a6ab893958d1c95bc5d7609de9d7884630c8832180f059369b6dc331\n",
+    ["{spec}:5:5: field `k3s.source.sha256`: this is the sha256 of k3s v1.35.0+k3s1 (k3s), not of v1.36.4+k3s1"]
+}
+
+spec_error! {
+    k3s_install_path_the_helper_refuses,
+    "user: { name: k3s }\nk3s:\n  version: v1.31.4+k3s1\n  install_path: /usr/local/bin/sudo\n",
+    ["{spec}:4:3: field `k3s.install_path`: \"/usr/local/bin/sudo\" is not an allowed k3s path"]
 }
 
 spec_error! {
@@ -213,7 +250,7 @@ spec_error! {
     format!("user:\n  name: Root User\nsubids:\n  count: 10\n{K3S}health:\n  timeout: forever\n"),
     [
         "{spec}:2:3: field `user.name`: \"Root User\" is not a valid user name",
-        "{spec}:4:3: field `subids.count`: count 10 is below 65536",
+        "{spec}:4:3: field `subids.count`: count 10 is outside 65536 to 16777216: rootless k3s needs at least 65536",
         "{spec}:7:3: field `health.timeout`: \"forever\" is not a timeout between 1s and 1h",
     ]
 }

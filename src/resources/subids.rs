@@ -219,6 +219,20 @@ fn diff(
         }
     };
     let Some(chosen) = chosen else {
+        let room = (bounds.1 as u64 + 1).saturating_sub(bounds.0 as u64);
+        if count as u64 > room {
+            // No stale entry is in the way: the bounds themselves are too narrow.
+            items.push(Item::blocked(
+                ID,
+                "subids",
+                format!(
+                    "subids.count {count} is more than the {room} ids between {} and {}, where subordinate ids are granted",
+                    bounds.0, bounds.1
+                ),
+                "lower `subids.count`, or widen SUB_UID_MIN..SUB_UID_MAX and SUB_GID_MIN..SUB_GID_MAX in /etc/login.defs",
+            ));
+            return;
+        }
         items.push(Item::blocked(
             ID,
             "subids",

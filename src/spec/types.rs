@@ -9,10 +9,7 @@ use std::collections::BTreeMap;
 /// The embedded default spec, also shipped as `examples/rootless-k3s.yaml`.
 pub const DEFAULT_SPEC: &str = include_str!("../../examples/rootless-k3s.yaml");
 
-/// Shadow's SUB_UID_MIN default: subordinate ranges start at or above it.
-pub const SUBID_MIN: u32 = 100_000;
-/// Rootless k3s (like podman and Docker) needs at least this many subordinate ids.
-pub const SUBID_MIN_COUNT: u32 = 65_536;
+pub use crate::allow::{SUBID_MIN, SUBID_MIN_COUNT};
 
 /// Desired state of a host that runs k3s in rootless mode.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
