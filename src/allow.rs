@@ -13,6 +13,19 @@ pub enum Shape {
     Pair { min: i64, max: i64 },
 }
 
+impl Shape {
+    /// What a value of this shape is, in words.
+    pub fn describe(self) -> String {
+        match self {
+            Shape::Int { min: 0, max: 1 } => "0 or 1".into(),
+            Shape::Int { min, max } => format!("an integer from {min} to {max}"),
+            Shape::Pair { min, max } => format!(
+                "two integers from {min} to {max}, separated by a space, the first not above the second"
+            ),
+        }
+    }
+}
+
 pub struct SysctlKey {
     pub key: &'static str,
     pub shape: Shape,
@@ -103,17 +116,9 @@ pub fn parse_sysctl_value(key: &str, value: &str) -> Result<Vec<i64>, String> {
         return Err(format!("sysctl {key:?} is not on the allow-list"));
     };
     let parts: Vec<&str> = value.split(' ').collect();
-    let (count, min, max, what) = match k.shape {
-        Shape::Int { min, max } if (min, max) == (0, 1) => (1, min, max, "0 or 1".to_string()),
-        Shape::Int { min, max } => (1, min, max, format!("an integer from {min} to {max}")),
-        Shape::Pair { min, max } => (
-            2,
-            min,
-            max,
-            format!(
-                "two integers from {min} to {max}, separated by a space, the first not above the second"
-            ),
-        ),
+    let (count, min, max) = match k.shape {
+        Shape::Int { min, max } => (1, min, max),
+        Shape::Pair { min, max } => (2, min, max),
     };
     let nums: Option<Vec<i64>> = parts.iter().map(|p| int(p)).collect();
     match nums {
@@ -124,7 +129,7 @@ pub fn parse_sysctl_value(key: &str, value: &str) -> Result<Vec<i64>, String> {
         {
             Ok(n)
         }
-        _ => Err(format!("{key} takes {what}, not {value:?}")),
+        _ => Err(format!("{key} takes {}, not {value:?}", k.shape.describe())),
     }
 }
 

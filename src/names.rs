@@ -2,6 +2,9 @@
 //! module and package names. The spec validator and the helper share them, so that whatever the
 //! spec accepts the helper accepts too, and nothing else.
 
+/// `is_user_name` as a regular expression, for the JSON Schema (a test holds the two equal).
+pub const USER_NAME_PATTERN: &str = "^[a-z_][a-z0-9_-]{0,31}$";
+
 /// A POSIX-portable login name as shadow's `useradd` accepts it by default: lower case letter or
 /// underscore first, then letters, digits, `_` or `-`, at most 32 bytes. No dots, so no `..`.
 pub fn is_user_name(s: &str) -> bool {
@@ -48,6 +51,10 @@ pub fn is_package_name(s: &str) -> bool {
         })
 }
 
+/// `is_k3s_version` as a regular expression, for the JSON Schema.
+pub const K3S_VERSION_PATTERN: &str =
+    r"^v[0-9]{1,6}\.[0-9]{1,6}\.[0-9]{1,6}(-[a-z0-9]+)?\+k3s[0-9]{1,6}$";
+
 /// A k3s release tag such as `v1.31.4+k3s1` or `v1.32.0-rc2+k3s1`.
 pub fn is_k3s_version(s: &str) -> bool {
     let Some(rest) = s.strip_prefix('v') else {
@@ -72,6 +79,9 @@ pub fn is_k3s_version(s: &str) -> bool {
         && is_num(build)
 }
 
+/// `is_k3s_env_name` as a regular expression, for the JSON Schema.
+pub const K3S_ENV_NAME_PATTERN: &str = "^K3S_[A-Z0-9_]{1,60}$";
+
 /// An environment variable for the k3s unit: `K3S_` then upper case, digits or `_`.
 pub fn is_k3s_env_name(s: &str) -> bool {
     s.len() > 4
@@ -94,6 +104,17 @@ pub fn is_clean_absolute_path(s: &str) -> bool {
         && !s.contains("//")
         && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
+
+/// A containerd snapshotter's name, such as `fuse-overlayfs`.
+pub fn is_snapshotter_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|c| c.is_ascii_lowercase() || c == b'-')
+}
+
+/// `is_snapshotter_name` as a regular expression, for the JSON Schema.
+pub const SNAPSHOTTER_PATTERN: &str = "^[a-z-]+$";
+
+/// `is_sha256_hex` as a regular expression, for the JSON Schema.
+pub const SHA256_PATTERN: &str = "^[0-9a-f]{64}$";
 
 /// A lower-case hex sha256.
 pub fn is_sha256_hex(s: &str) -> bool {
@@ -176,6 +197,87 @@ mod tests {
             "v1.31.4-+k3s1",
         ] {
             assert!(!is_k3s_version(bad), "{bad:?}");
+        }
+    }
+
+    /// The schema's patterns say what the checks say, on both sides of each rule.
+    #[test]
+    fn patterns_agree_with_the_checks() {
+        type Case<'a> = (&'a str, fn(&str) -> bool, &'a [&'a str]);
+        let cases: [Case; 5] = [
+            (
+                USER_NAME_PATTERN,
+                is_user_name,
+                &[
+                    "k3s",
+                    "_svc",
+                    "a-b_c9",
+                    "",
+                    "Root",
+                    "9a",
+                    "a.b",
+                    "-o",
+                    "a b",
+                    &"a".repeat(32),
+                    &"a".repeat(33),
+                ],
+            ),
+            (
+                K3S_VERSION_PATTERN,
+                is_k3s_version,
+                &[
+                    "v1.31.4+k3s1",
+                    "v1.32.0-rc2+k3s1",
+                    "v1.29.10+k3s12",
+                    "1.31.4+k3s1",
+                    "v1.31+k3s1",
+                    "v1.31.4",
+                    "v1.31.4+k3s",
+                    "v1.31.4+k3sx",
+                    "v1.31.4-+k3s1",
+                    "v1.31.4-RC1+k3s1",
+                    "v1.31.4-rc-1+k3s1",
+                    "v1234567.1.1+k3s1",
+                    "v1.31.4+k3s1\n",
+                    "v1.31.4+k3s1+k3s2",
+                ],
+            ),
+            (
+                K3S_ENV_NAME_PATTERN,
+                is_k3s_env_name,
+                &[
+                    "K3S_X",
+                    "K3S_",
+                    "K3S_ROOTLESS_MTU",
+                    "K3s_X",
+                    "K3S_x",
+                    "PATH",
+                    &format!("K3S_{}", "A".repeat(60)),
+                    &format!("K3S_{}", "A".repeat(61)),
+                ],
+            ),
+            (
+                SNAPSHOTTER_PATTERN,
+                is_snapshotter_name,
+                &["fuse-overlayfs", "native", "", "Overlay", "a_b", "a b"],
+            ),
+            (
+                SHA256_PATTERN,
+                is_sha256_hex,
+                &[
+                    &"a".repeat(64),
+                    &"A".repeat(64),
+                    &"a".repeat(63),
+                    &"a".repeat(65),
+                    &format!("{}g", "a".repeat(63)),
+                ],
+            ),
+        ];
+        for (pattern, check, samples) in cases {
+            let re = regex_automata::meta::Regex::new(pattern).expect("a valid pattern");
+            for s in samples {
+                assert_eq!(re.is_match(s), check(s), "{pattern} on {s:?}");
+            }
         }
     }
 

@@ -4,9 +4,11 @@
 //! unknown fields, so a misspelt key is an error and never silently ignored.
 
 mod choose;
+mod field_schemas;
 mod load;
 mod locate;
 mod resolve;
+mod schema;
 mod starter;
 mod types;
 mod validate;
@@ -16,6 +18,7 @@ pub use load::{SpecError, SpecSource, load_default, load_file, parse};
 pub use resolve::{
     EMBEDDED_NAME, SPEC_ENV, SYSTEM_SPEC, SpecChoice, check_trusted, is_embedded, resolve,
 };
+pub use schema::schema_json;
 pub use starter::starter;
 pub use types::*;
 pub use validate::validate;

@@ -2,6 +2,7 @@
 //! Schema in `schema/`. Every struct denies unknown fields, so a misspelt key is an error and
 //! never silently ignored.
 
+use super::field_schemas;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -22,12 +23,15 @@ pub struct Spec {
     #[serde(default)]
     pub subids: SubidSpec,
     /// Kernel parameters, set at runtime and persisted in /etc/sysctl.d.
+    #[schemars(schema_with = "field_schemas::sysctls::<SysctlDetailed>")]
     #[serde(default)]
     pub sysctls: BTreeMap<String, SysctlSetting>,
     /// Kernel modules loaded now and at every boot (/etc/modules-load.d).
+    #[schemars(transform = field_schemas::modules)]
     #[serde(default)]
     pub modules: Vec<String>,
     /// Packages, by logical name; each is resolved to the distribution's own name.
+    #[schemars(transform = field_schemas::packages)]
     #[serde(default)]
     pub packages: Vec<String>,
     /// cgroup v2 controllers delegated to the user's systemd manager.
@@ -57,6 +61,7 @@ fn default_true() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct UserSpec {
     /// Login name of the account (never root).
+    #[schemars(transform = field_schemas::user_name)]
     pub name: String,
     /// Create the account when it does not exist.
     #[serde(default)]
@@ -70,6 +75,7 @@ pub struct SubidSpec {
     #[serde(default)]
     pub start: SubidStart,
     /// Number of subordinate ids, at least 65536. The same range is used for uids and gids.
+    #[schemars(transform = field_schemas::subid_count)]
     #[serde(default = "default_subid_count")]
     pub count: u32,
 }
@@ -101,7 +107,7 @@ pub enum SubidStart {
 #[serde(untagged)]
 enum SubidStartSchema {
     Auto(AutoWord),
-    At(u32),
+    At(#[schemars(transform = field_schemas::subid_start)] u32),
 }
 
 #[allow(dead_code)]
@@ -237,6 +243,7 @@ impl SysctlSetting {
 pub struct CgroupSpec {
     /// Controllers written to `Delegate=` in /etc/systemd/system/user@.service.d/delegate.conf.
     /// An empty list manages no drop-in.
+    #[schemars(transform = field_schemas::controllers)]
     #[serde(default)]
     pub delegate: Vec<String>,
 }
@@ -274,8 +281,10 @@ pub struct AppArmorSpec {
 #[serde(deny_unknown_fields)]
 pub struct K3sSpec {
     /// The pinned release, for example `v1.31.4+k3s1`.
+    #[schemars(transform = field_schemas::k3s_version)]
     pub version: String,
     /// Where the binary is installed.
+    #[schemars(transform = field_schemas::install_path)]
     #[serde(default = "default_install_path")]
     pub install_path: String,
     /// Where the binary comes from.
@@ -291,9 +300,11 @@ fn default_install_path() -> String {
 #[serde(deny_unknown_fields)]
 pub struct K3sSource {
     /// URL template; `{version}` and `{asset}` (k3s, k3s-arm64, k3s-armhf) are substituted.
+    #[schemars(transform = field_schemas::k3s_url)]
     #[serde(default = "default_k3s_url")]
     pub url: String,
     /// Hex sha256 of the binary, or `auto` to read it from the release's sha256sum-<arch>.txt.
+    #[schemars(transform = field_schemas::sha256)]
     #[serde(default = "default_sha256")]
     pub sha256: String,
     /// A local file to install instead of downloading (air-gapped hosts).
@@ -329,12 +340,15 @@ pub struct UnitSpec {
     #[serde(default = "default_true")]
     pub running: bool,
     /// The containerd snapshotter; fuse-overlayfs works on every kernel that rootless supports.
+    #[schemars(transform = field_schemas::snapshotter)]
     #[serde(default = "default_snapshotter")]
     pub snapshotter: String,
     /// Extra arguments after `server --rootless`.
+    #[schemars(transform = field_schemas::unit_args)]
     #[serde(default)]
     pub args: Vec<String>,
     /// K3S_ROOTLESS_* and other K3S_* variables, as Environment= lines.
+    #[schemars(transform = field_schemas::unit_env)]
     #[serde(default)]
     pub env: BTreeMap<String, String>,
 }
@@ -359,6 +373,7 @@ fn default_snapshotter() -> String {
 #[serde(deny_unknown_fields)]
 pub struct HealthSpec {
     /// How long verify waits for the cluster to become healthy, such as `300s` or `5m`.
+    #[schemars(transform = field_schemas::timeout)]
     #[serde(default = "default_timeout")]
     pub timeout: String,
     /// Every node must be Ready.
@@ -394,10 +409,4 @@ pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
     };
     let n: u64 = num.parse().ok()?;
     Some(std::time::Duration::from_secs(n.checked_mul(mult)?))
-}
-
-/// The JSON Schema of the spec, as committed in schema/groundwork.schema.json.
-pub fn schema_json() -> String {
-    let schema = schemars::schema_for!(Spec);
-    serde_json::to_string_pretty(&schema).expect("a schema always serializes")
 }

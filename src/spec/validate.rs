@@ -196,12 +196,7 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
             ));
         }
     }
-    if !unit
-        .snapshotter
-        .bytes()
-        .all(|c| c.is_ascii_lowercase() || c == b'-')
-        || unit.snapshotter.is_empty()
-    {
+    if !names::is_snapshotter_name(&unit.snapshotter) {
         out.push((
             vec![key("unit"), key("snapshotter")],
             format!("{:?} is not a snapshotter name", unit.snapshotter),

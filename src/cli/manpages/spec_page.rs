@@ -113,10 +113,11 @@ fn keys(roff: &mut Roff, prefix: &str, schema: &Value, defs: &Value) {
     let Some(props) = obj["properties"].as_object() else {
         return;
     };
+    let shared = shared_form(props, defs);
     for (name, prop) in props {
         let path = format!("{prefix}{name}");
         entry(roff, &path, prop, defs, required.contains(&name.as_str()));
-        if object(prop, defs).is_some() {
+        if object(prop, defs).is_some() && shared.is_none() {
             keys(roff, &format!("{path}."), prop, defs);
         }
         // A map whose values have keys of their own: `sysctls.KEY.value`.
@@ -130,6 +131,46 @@ fn keys(roff: &mut Roff, prefix: &str, schema: &Value, defs: &Value) {
             keys(roff, &format!("{key}."), values, defs);
         }
     }
+    if let Some(form) = shared {
+        let key = format!("{prefix}KEY");
+        tagged(
+            roff,
+            &key,
+            "(mapping) Any key above, written with options instead of its plain value.",
+        );
+        keys(roff, &format!("{key}."), &form, defs);
+    }
+}
+
+/// The mapping form that every key of a fixed set may take instead of its plain value
+/// (`sysctls`: `{ value, optional, at_least }`), described once as `KEY.` after the keys: a
+/// field that differs from key to key (the value's bounds) is described as the key's own.
+fn shared_form(props: &serde_json::Map<String, Value>, defs: &Value) -> Option<Value> {
+    let forms: Vec<&Value> = props
+        .values()
+        .map(|p| {
+            let choice = resolve(p, defs).get("properties").is_none();
+            choice.then(|| object(p, defs)).flatten()
+        })
+        .collect::<Option<_>>()?;
+    let (first, rest) = forms.split_first()?;
+    let names = |f: &Value| {
+        f["properties"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect::<Vec<_>>())
+    };
+    if rest.is_empty() || rest.iter().any(|f| names(f) != names(first)) {
+        return None;
+    }
+    let mut form = (*first).clone();
+    for (name, field) in form["properties"].as_object_mut()?.iter_mut() {
+        if rest.iter().any(|f| f["properties"][name] != *field) {
+            *field = serde_json::json!({
+                "description": "The value, in the form its key takes it plainly (above)."
+            });
+        }
+    }
+    Some(form)
 }
 
 fn entry(roff: &mut Roff, path: &str, prop: &Value, defs: &Value, required: bool) {
@@ -145,9 +186,10 @@ fn entry(roff: &mut Roff, path: &str, prop: &Value, defs: &Value, required: bool
         text.push(' ');
         text.push_str(&about.replace('\n', " "));
     }
+    let referred = prop.get("$ref").map(|_| resolve(prop, defs));
     for c in constraints(prop)
         .into_iter()
-        .chain(constraints(resolve(prop, defs)))
+        .chain(referred.map(constraints).unwrap_or_default())
     {
         text.push_str(&format!(" {c}."));
     }
@@ -255,7 +297,8 @@ fn constraints(s: &Value) -> Vec<String> {
             out.push(format!("{words} {v}"));
         }
     }
-    if let Some(p) = s["pattern"].as_str() {
+    // A long pattern is one unbreakable word on a man page; the description shows its form.
+    if let Some(p) = s["pattern"].as_str().filter(|p| p.len() <= 40) {
         out.push(format!("Matches the regular expression `{p}`"));
     }
     if s["uniqueItems"] == true {
