@@ -88,7 +88,7 @@ fn samples(readme: &str) -> Vec<Sample> {
 /// The host of a setup, with `lab.yaml` (the example spec) beside its root.
 fn setup(name: &str) -> Host {
     let h = match name {
-        "fresh" | "empty" | "misspelt-create" => Host::fresh(),
+        "fresh" | "empty" | "misspelt-create" | "three-mistakes" => Host::fresh(),
         "drifted" | "vm-verify-healthy" | "vm-verify-no-userns" => Host::converged(),
         other => panic!("README.md names the unknown sample setup {other:?}"),
     };
@@ -103,6 +103,18 @@ fn setup(name: &str) -> Host {
             );
         }
         "misspelt-create" => lab = lab.replacen("  create: true", "  crate: true", 1),
+        // Every mistake is reported in one run: a misspelt key, a count in words, no version.
+        "three-mistakes" => {
+            let version = lab
+                .lines()
+                .find(|l| l.trim_start().starts_with("version: v"))
+                .expect("the example pins k3s")
+                .to_string();
+            lab = lab
+                .replacen("  create: true", "  crate: true", 1)
+                .replacen("  count: 65536", "  count: lots", 1)
+                .replacen(&format!("{version}\n"), "", 1);
+        }
         "vm-verify-no-userns" => {
             h.write("/proc/sys/user/max_user_namespaces", "0\n");
         }

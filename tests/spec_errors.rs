@@ -80,7 +80,7 @@ spec_error! {
 
 spec_error! {
     yaml_syntax_error, format!("user: {{ name: k3s\n{K3S}"),
-    ["{spec}:2:4: field `user`: "]
+    ["{spec}:1:7: field `user`: this `{` is not closed"]
 }
 
 spec_error! { a_list_instead_of_a_map, "- user: k3s\n", ["{spec}:1:1: "] }
@@ -112,10 +112,10 @@ spec_error! {
 
 spec_error! {
     duplicate_key, format!("user: {{ name: k3s }}\n{K3S}user: {{ name: bob }}\n"),
-    ["{spec}:3:1: duplicate mapping key: user; each key may appear once"]
+    ["{spec}:3:1: field `user`: `user` is given twice; each key may appear once"]
 }
 
-spec_error! { missing_required_field, "user: { name: k3s }\n", ["{spec}:1:1: missing field `k3s`"] }
+spec_error! { missing_required_field, "user: { name: k3s }\n", ["{spec}:1:1: field `k3s`: missing field `k3s`"] }
 
 spec_error! {
     wrong_type_number, format!("user: {{ name: k3s }}\nsubids:\n  count: lots\n{K3S}"),
@@ -131,7 +131,7 @@ spec_error! {
 spec_error! {
     wrong_type_sysctl_value,
     format!("user: {{ name: k3s }}\n{K3S}sysctls:\n  net.ipv4.ip_forward: [1]\n"),
-    ["{spec}:4:24: field `sysctls[\"net.ipv4.ip_forward\"]`: expected a value (number or string) or `{ value: ..., optional: true }`"]
+    ["{spec}:4:24: field `sysctls[\"net.ipv4.ip_forward\"]`: expected a whole number from 0 to 1 or a mapping with `value`, `optional` and `at_least`, found a list"]
 }
 
 // ---- values -----------------------------------------------------------------------------
@@ -204,7 +204,7 @@ spec_error! {
 spec_error! {
     subid_start_neither_auto_nor_a_number,
     format!("user: {{ name: k3s }}\nsubids:\n  start: next\n{K3S}"),
-    ["{spec}:3:3: field `subids.start`: invalid value: string \"next\""]
+    ["{spec}:3:10: field `subids.start`: expected `auto` or a whole number from 100000 to 4294901759, found the text \"next\""]
 }
 
 spec_error! {
@@ -252,6 +252,125 @@ spec_error! {
         "{spec}:2:3: field `user.name`: \"Root User\" is not a valid user name",
         "{spec}:4:3: field `subids.count`: count 10 is outside 65536 to 16777216: rootless k3s needs at least 65536",
         "{spec}:7:3: field `health.timeout`: \"forever\" is not a timeout between 1s and 1h",
+    ]
+}
+
+// ---- every mistake at once, each at its place, in plain words (issue #13, point 5) -------
+
+// Four kinds of mistake, each once: all four are reported, in the order of the file.
+spec_error! {
+    four_mistakes_are_reported_at_once,
+    "user:\n  name: k3s\n  crate: true\nsubids:\n  count: lots\nsysctls:\n  net.ipv4.ip_forward: \"one\"\nk3s:\n  install_path: /usr/local/bin/k3s\n",
+    [
+        "{spec}:3:3: field `user.crate`: unknown field `crate`",
+        "{spec}:5:10: field `subids.count`: expected a whole number from 65536 to 16777216, found the text \"lots\"",
+        "{spec}:7:3: field `sysctls[\"net.ipv4.ip_forward\"]`: net.ipv4.ip_forward takes 0 or 1, not \"one\"",
+        "{spec}:8:1: field `k3s.version`: missing field `version`",
+    ]
+}
+
+// Once the caret went to the next key, `install_path`.
+spec_error! {
+    missing_k3s_version_points_at_k3s,
+    "user: { name: k3s }\nk3s:\n  install_path: /usr/local/bin/k3s\nunit:\n  enabled: true\n",
+    [
+        "{spec}:2:1: field `k3s.version`: missing field `version`",
+        "= hint: add `version:` under `k3s:` (the pinned release, for example `v1.31.4+k3s1`)",
+    ]
+}
+
+// Once the caret went to the last line.
+spec_error! {
+    missing_user_points_at_the_start_of_the_spec,
+    format!("# site spec\n{K3S}linger: true\n\n# end\n"),
+    [
+        "{spec}:2:1: field `user`: missing field `user`",
+        "= hint: add `user:` at the top level (the unprivileged account that runs k3s)",
+    ]
+}
+
+// A list item indented one space too deep: YAML folds it into the item above. It was blamed
+// on line 4 as "\"uidmap - fuse3\" is not a package name".
+spec_error! {
+    list_item_indented_too_deep_is_blamed_on_its_own_line,
+    format!("user: {{ name: k3s }}\n{K3S}packages:\n  - uidmap\n   - fuse3\n"),
+    [
+        "{spec}:5:4: field `packages[0]`: line 5 is indented more than line 4, so YAML reads it as more of the text on line 4: \"uidmap - fuse3\"",
+        "= hint: indent line 5 by 2 spaces, like line 4",
+    ]
+}
+
+spec_error! {
+    key_indented_too_deep,
+    format!("user:\n  name: k3s\n   create: true\n{K3S}"),
+    [
+        "{spec}:3:4: field `user.name`: line 3 is indented more than line 2, so YAML reads it as more of the value on line 2",
+        "= hint: indent `create:` by 2 spaces, like `name:` on line 2",
+    ]
+}
+
+spec_error! {
+    key_indented_between_two_levels,
+    format!("user:\n  name: k3s\n create: true\n{K3S}"),
+    [
+        "{spec}:3:2: field `user.create`: line 3 is indented by 1 space, which lines up with no line above it",
+        "= hint: indent it by 2 spaces like `name:` on line 2, or by 0 like `user:` on line 1",
+    ]
+}
+
+// "expected mapping start", "expected sequence start" and "invalid u32" were the parser's.
+spec_error! {
+    text_where_a_mapping_belongs,
+    format!("user: k3s\n{K3S}"),
+    [
+        "{spec}:1:7: field `user`: expected a mapping with `name` and `create`, found the text \"k3s\"",
+        "= hint: write its fields below it, such as `user: { name: ... }`",
+    ]
+}
+
+spec_error! {
+    text_where_a_list_belongs,
+    format!("user: {{ name: k3s }}\n{K3S}packages: uidmap\n"),
+    [
+        "{spec}:3:11: field `packages`: expected a list, found the text \"uidmap\"",
+        "= hint: write it as a list: `packages: [uidmap]`",
+    ]
+}
+
+spec_error! {
+    fraction_where_a_count_belongs,
+    format!("user: {{ name: k3s }}\n{K3S}subids: {{ count: 65536.5 }}\n"),
+    [
+        "{spec}:3:18: field `subids.count`: expected a whole number from 65536 to 16777216, found the number 65536.5",
+        "= hint: use a whole number, without a decimal point",
+    ]
+}
+
+// The schema says "integer": a count in quotes is text, in the editor and here alike.
+spec_error! {
+    count_in_quotes,
+    format!("user: {{ name: k3s }}\n{K3S}subids: {{ count: \"65536\" }}\n"),
+    [
+        "{spec}:3:18: field `subids.count`: expected a whole number from 65536 to 16777216, found the text \"65536\"",
+        "= hint: remove the quotes",
+    ]
+}
+
+spec_error! {
+    tab_indentation_says_use_spaces,
+    format!("user:\n\tname: k3s\n{K3S}"),
+    [
+        "{spec}:2:1: field `user.name`: a tab character here: YAML indents and separates with spaces only",
+        "= hint: replace the tab with spaces",
+    ]
+}
+
+spec_error! {
+    key_without_a_colon,
+    format!("user: {{ name: k3s }}\nlinger true\n{K3S}"),
+    [
+        "{spec}:2:1: line 2 has no `:` after its key",
+        "= hint: write it as `key: value`, such as `linger: true`",
     ]
 }
 

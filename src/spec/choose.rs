@@ -1,6 +1,7 @@
 //! Which spec and which user a command works on.
 
-use super::load::{SpecError, SpecSource, load_default, load_file};
+use super::error::SpecError;
+use super::load::{SpecSource, load_default, load_file};
 use super::types::Spec;
 use super::validate::validate;
 use std::path::Path;

@@ -1,9 +1,12 @@
-//! Reading a spec: size and encoding checks, YAML parsing, semantic validation, and errors that
-//! name the file, line, column and field path, with a "did you mean" for misspelt keys.
+//! Reading a spec: size and encoding checks, then every check at once on one parse of the
+//! YAML (its syntax, its shape against the schema, its values), so that a spec with four
+//! mistakes shows all four, each at its file, line, column and field.
 
-use super::locate::{Seg, locate, render_path};
+use super::error::{Found, Problem, SpecError};
+use super::path::is_within;
+use super::tree::Tree;
 use super::types::{DEFAULT_SPEC, Spec};
-use std::fmt;
+use super::{shape, syntax, typed};
 use std::path::Path;
 
 /// Specs are small; anything larger is a mistake (or an attack) and is refused before parsing.
@@ -16,114 +19,12 @@ pub struct SpecSource {
     pub text: String,
 }
 
-/// One thing wrong with a spec.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Problem {
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-    /// Field path such as `sysctls["net.ipv4.ip_forward"]`; empty for the whole document.
-    pub path: String,
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-/// A spec that cannot be used, with every problem found in it.
-#[derive(Debug, Clone)]
-pub struct SpecError {
-    pub file: String,
-    pub problems: Vec<Problem>,
-    source_lines: Vec<String>,
-}
-
-impl std::error::Error for SpecError {}
-
-impl fmt::Display for SpecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.problems.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{}", self.file)?;
-            if let Some(line) = p.line {
-                write!(f, ":{line}")?;
-                if let Some(col) = p.column {
-                    write!(f, ":{col}")?;
-                }
-            }
-            if p.path.is_empty() {
-                write!(f, ": {}", p.message)?;
-            } else {
-                write!(f, ": field `{}`: {}", p.path, p.message)?;
-            }
-            if let Some(line) = p
-                .line
-                .and_then(|l| self.source_lines.get(l.wrapping_sub(1)))
-            {
-                let col = p.column.unwrap_or(1).clamp(1, line.chars().count() + 1);
-                write!(f, "\n   | {line}\n   | {}^", " ".repeat(col - 1))?;
-            }
-            if let Some(hint) = &p.hint {
-                write!(f, "\n   = hint: {hint}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl SpecError {
-    fn new(source: &SpecSource, problems: Vec<Problem>) -> Self {
-        let source_lines = source.text.lines().map(truncate_line).collect();
-        Self {
-            file: source.name.clone(),
-            problems,
-            source_lines,
-        }
-    }
-
-    /// A problem with a command-line flag that stands in for a spec field.
-    pub fn from_flag(flag: &str, message: String) -> Self {
-        Self {
-            file: flag.to_string(),
-            problems: vec![Problem {
-                line: None,
-                column: None,
-                path: String::new(),
-                message,
-                hint: None,
-            }],
-            source_lines: Vec::new(),
-        }
-    }
-
-    fn whole(source: &SpecSource, message: impl Into<String>) -> Self {
-        Self {
-            file: source.name.clone(),
-            problems: vec![Problem {
-                line: None,
-                column: None,
-                path: String::new(),
-                message: message.into(),
-                hint: None,
-            }],
-            source_lines: Vec::new(),
-        }
-    }
-}
-
-fn truncate_line(line: &str) -> String {
-    line.chars().take(120).collect()
-}
-
 /// Reads, parses and validates a spec file.
 pub fn load_file(path: &Path) -> Result<(Spec, SpecSource), SpecError> {
     let name = path.display().to_string();
-    let placeholder = SpecSource {
-        name: name.clone(),
-        text: String::new(),
-    };
     let bytes = std::fs::read(path).map_err(|e| {
         SpecError::whole(
-            &placeholder,
+            &name,
             format!(
                 "cannot read the spec: {e}; check the path, or omit it to use the embedded default"
             ),
@@ -131,7 +32,7 @@ pub fn load_file(path: &Path) -> Result<(Spec, SpecSource), SpecError> {
     })?;
     if bytes.len() > MAX_SPEC_BYTES {
         return Err(SpecError::whole(
-            &placeholder,
+            &name,
             format!(
                 "the spec is {} bytes; a spec is at most {MAX_SPEC_BYTES} bytes",
                 bytes.len()
@@ -140,13 +41,13 @@ pub fn load_file(path: &Path) -> Result<(Spec, SpecSource), SpecError> {
     }
     if bytes.contains(&0) {
         return Err(SpecError::whole(
-            &placeholder,
+            &name,
             "this is a binary file (it contains NUL bytes), not a YAML spec",
         ));
     }
     let text = String::from_utf8(bytes).map_err(|e| {
         SpecError::whole(
-            &placeholder,
+            &name,
             format!(
                 "the spec is not valid UTF-8 (at byte {})",
                 e.utf8_error().valid_up_to()
@@ -168,126 +69,76 @@ pub fn load_default() -> (Spec, SpecSource) {
     (spec, source)
 }
 
-/// Parses and validates spec text.
+/// Parses and validates spec text, reporting every problem found.
 pub fn parse(source: &SpecSource) -> Result<Spec, SpecError> {
     let blank_or_comment = |l: &str| l.trim().is_empty() || l.trim_start().starts_with('#');
     if source.text.lines().all(blank_or_comment) {
         return Err(SpecError::whole(
-            source,
+            &source.name,
             "the spec is empty; start from examples/rootless-k3s.yaml (`groundwork schema` prints the format)",
         ));
     }
-    // The plain parse first: tracking the field path wraps every visitor in more code to run,
-    // and only an error message needs the path. A spec that fails is parsed again with it.
-    let spec = match serde_saphyr::from_str::<Spec>(&source.text) {
-        Ok(spec) => spec,
-        Err(_) => {
-            let mut path = Vec::new();
-            let parsed: Result<Spec, _> =
-                serde_saphyr::with_deserializer_from_str(&source.text, |de| {
-                    serde_path_to_error::deserialize(de).map_err(|e| {
-                        path = e.path().iter().filter_map(segment).collect();
-                        e.into_inner()
-                    })
-                });
-            parsed.map_err(|e| SpecError::new(source, vec![problem_from_yaml(&e, &path)]))?
-        }
+    let invalid = |found: Vec<Found>| {
+        let problems = found.into_iter().map(Problem::from).collect();
+        SpecError::new(&source.name, &source.text, problems)
     };
-    let problems: Vec<Problem> = super::validate::validate(&spec)
+    let tree = Tree::parse(&source.text)
+        .map_err(|e| invalid(vec![syntax::parse_error(&e, &source.text)]))?;
+    let (mut found, garbled) = syntax::layout(&tree);
+    let shapes = shape::check(&tree);
+    let typed = typed::read(tree.to_json());
+    // The value checks run on what was read; never on a field set aside or stood in for,
+    // nor on text that indentation folded into the wrong value.
+    let unseen: Vec<_> = typed.set_aside.iter().chain(&garbled).collect();
+    let values: Vec<Found> = typed
+        .spec
+        .as_ref()
+        .map(super::validate::validate)
+        .unwrap_or_default()
         .into_iter()
-        .map(|(path, message, hint)| {
-            let at = locate(&source.text, &path);
-            Problem {
-                line: at.map(|a| a.0),
-                column: at.map(|a| a.1),
-                path: render_path(&path),
-                message,
-                hint,
-            }
+        .filter(|(path, _, _)| !unseen.iter().any(|u| is_within(path, u)))
+        .map(|(path, message, hint)| Found {
+            at: tree.locate(&path),
+            path,
+            message,
+            hint,
         })
         .collect();
-    if problems.is_empty() {
-        Ok(spec)
-    } else {
-        Err(SpecError::new(source, problems))
+    // Where a value check and the schema speak of one field, the value check says more.
+    found.extend(shapes.into_iter().filter(|s| {
+        !values.iter().any(|v| is_within(&s.path, &v.path))
+            && !garbled.iter().any(|g| is_within(&s.path, g))
+    }));
+    found.extend(values);
+    // What serde refused and no check explained still makes the spec invalid.
+    for (path, message) in typed.errors {
+        let explained = found
+            .iter()
+            .any(|f| is_within(&f.path, &path) || is_within(&path, &f.path));
+        if !explained {
+            found.push(Found {
+                at: tree.locate(&path),
+                path,
+                message,
+                hint: None,
+            });
+        }
     }
-}
-
-/// A step of the path; none where the parser stopped before it knew the key (a syntax error).
-fn segment(s: &serde_path_to_error::Segment) -> Option<Seg> {
-    match s {
-        serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
-        serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
-        serde_path_to_error::Segment::Enum { variant } => Some(Seg::Key(variant.clone())),
-        serde_path_to_error::Segment::Unknown => None,
+    match typed.spec {
+        Some(spec) if found.is_empty() => Ok(spec),
+        _ => {
+            if found.is_empty() {
+                found.push(Found {
+                    path: Vec::new(),
+                    at: None,
+                    message: "the spec cannot be read".into(),
+                    hint: Some("compare it with examples/rootless-k3s.yaml".into()),
+                });
+            }
+            found.sort_by_key(|f| f.at.unwrap_or((usize::MAX, usize::MAX)));
+            Err(invalid(found))
+        }
     }
-}
-
-fn problem_from_yaml(e: &serde_saphyr::Error, path: &[Seg]) -> Problem {
-    let location = e.location();
-    let message = strip_location_prefix(&e.without_snippet().to_string());
-    let hint = did_you_mean(&message);
-    Problem {
-        line: location
-            .as_ref()
-            .map(|l| l.line() as usize)
-            .filter(|l| *l > 0),
-        column: location
-            .as_ref()
-            .map(|l| l.column() as usize)
-            .filter(|c| *c > 0),
-        path: render_path(path),
-        message: untagged_message(message),
-        hint,
-    }
-}
-
-/// The parser's text starts with its own "error: line N column M: "; we print the location
-/// ourselves, in the file:line:col form that editors and terminals link.
-fn strip_location_prefix(msg: &str) -> String {
-    let first = msg.lines().next().unwrap_or(msg);
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    match first.strip_prefix("line ") {
-        Some(rest) => match rest.find(": ") {
-            Some(i) => rest[i + 2..].to_string(),
-            None => first.to_string(),
-        },
-        None => first.split(" at line ").next().unwrap_or(first).to_string(),
-    }
-}
-
-/// serde's message for an untagged enum says nothing useful; say what was expected instead.
-fn untagged_message(msg: String) -> String {
-    if msg.starts_with("budget breached") {
-        return format!("the document is too large once its aliases are expanded ({msg}); a spec needs no alias bombs").replace("budget breached: ", "");
-    }
-    // The parser's advice is for programs that call it; a spec's author can only remove the key.
-    if let Some(key) = msg.strip_suffix(", set DuplicateKeyPolicy in Options if acceptable") {
-        return format!("{key}; each key may appear once");
-    }
-    if msg.contains("did not match any variant of untagged enum SysctlSetting") {
-        "expected a value (number or string) or `{ value: ..., optional: true }`".into()
-    } else {
-        msg
-    }
-}
-
-/// For "unknown field `crate`, expected one of `name`, `create`", suggests the closest field.
-fn did_you_mean(msg: &str) -> Option<String> {
-    let rest = msg.strip_prefix("unknown field `")?;
-    let (unknown, rest) = rest.split_once('`')?;
-    let expected = rest
-        .split_once("expected one of ")
-        .map(|x| x.1)
-        .or_else(|| rest.split_once("expected ").map(|x| x.1))?;
-    let best = expected
-        .split(',')
-        .map(|s| s.trim().trim_matches('`'))
-        .filter(|s| !s.is_empty())
-        .map(|cand| (strsim::damerau_levenshtein(unknown, cand), cand))
-        .min()?;
-    let limit = (unknown.len() / 3).max(2);
-    (best.0 <= limit).then(|| format!("did you mean `{}`?", best.1))
 }
 
 #[cfg(test)]
@@ -376,15 +227,44 @@ mod tests {
         );
     }
 
+    /// Reading through the tree gives the spec serde reads straight from the YAML.
     #[test]
-    fn suggestion_only_for_close_names() {
-        assert_eq!(
-            did_you_mean("unknown field `sysctl`, expected one of `user`, `sysctls`"),
-            Some("did you mean `sysctls`?".into())
-        );
-        assert_eq!(
-            did_you_mean("unknown field `zzzzzz`, expected one of `user`, `sysctls`"),
-            None
-        );
+    fn valid_specs_read_as_serde_reads_them() {
+        for text in [
+            DEFAULT_SPEC,
+            include_str!("../../tests/vm/specs/lab.yaml"),
+            "user: { name: k3s }\nk3s: { version: v1.31.4+k3s1 }\nsysctls: { net.ipv4.ip_forward: \"1\", net.ipv4.ping_group_range: 0 2147483647 }\nsubids: { start: 200000, count: 131072 }\nlinger: yes\n",
+        ] {
+            let source = SpecSource {
+                name: "t.yaml".into(),
+                text: text.into(),
+            };
+            let direct: Spec = serde_saphyr::from_str(text).unwrap();
+            assert_eq!(parse(&source).unwrap(), direct);
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the text, every check runs to its end: no panic, and an invalid spec
+        /// has at least one problem, each on a line of the text.
+        #[test]
+        fn any_text_is_judged_without_panicking(
+            cut in 0usize..2000,
+            insert in "[ \t\n:{}\\[\\]#&*!|>'\"a-z0-9.-]{0,12}",
+        ) {
+            let mut text = DEFAULT_SPEC.to_string();
+            let mut at = cut.min(text.len());
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            text.insert_str(at, &insert);
+            let lines = text.lines().count();
+            if let Err(e) = parse(&SpecSource { name: "t.yaml".into(), text }) {
+                proptest::prop_assert!(!e.problems.is_empty());
+                for p in &e.problems {
+                    proptest::prop_assert!(p.line.is_none_or(|l| l >= 1 && l <= lines + 1), "{p:?}");
+                }
+            }
+        }
     }
 }

@@ -4,17 +4,23 @@
 //! unknown fields, so a misspelt key is an error and never silently ignored.
 
 mod choose;
+mod error;
 mod field_schemas;
 mod load;
-mod locate;
+mod path;
 mod resolve;
 mod schema;
+mod shape;
 mod starter;
+mod syntax;
+mod tree;
+mod typed;
 mod types;
 mod validate;
 
 pub use choose::choose;
-pub use load::{SpecError, SpecSource, load_default, load_file, parse};
+pub use error::{Problem, SpecError};
+pub use load::{SpecSource, load_default, load_file, parse};
 pub use resolve::{
     EMBEDDED_NAME, SPEC_ENV, SYSTEM_SPEC, SpecChoice, check_trusted, is_embedded, resolve,
 };

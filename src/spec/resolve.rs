@@ -6,7 +6,8 @@
 //! being observed, like every other file of that host, and a captured tree must not be judged
 //! against the spec of the machine that reads it.
 
-use super::load::{SpecError, SpecSource};
+use super::error::SpecError;
+use super::load::SpecSource;
 use crate::host::HostRoot;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

@@ -1,13 +1,89 @@
 //! The JSON Schema of the spec, as committed in schema/groundwork.schema.json: generated from
-//! the types, whose fields carry the allow-lists, bounds and patterns of `field_schemas`.
+//! the types, whose fields carry the allow-lists, bounds and patterns of `field_schemas`; and
+//! the way through it for the checks that walk it.
 
+use super::path::Seg;
 use super::types::Spec;
-#[cfg(test)]
 use serde_json::Value;
 
 /// The JSON Schema of the spec, as committed in schema/groundwork.schema.json.
 pub fn schema_json() -> String {
-    serde_json::to_string_pretty(&schemars::schema_for!(Spec)).expect("a schema always serializes")
+    serde_json::to_string_pretty(spec_schema()).expect("a schema always serializes")
+}
+
+/// The schema as a value, made once: the spec's checks walk it.
+pub(super) fn spec_schema() -> &'static Value {
+    static SCHEMA: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+        serde_json::to_value(schemars::schema_for!(Spec)).expect("a schema is JSON")
+    });
+    &SCHEMA
+}
+
+/// Follows `$ref`s (`#/$defs/Name`) to the schema they name.
+pub(super) fn resolve(mut s: &'static Value) -> &'static Value {
+    while let Some(name) = s
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/$defs/"))
+    {
+        match spec_schema().pointer(&format!("/$defs/{name}")) {
+            Some(target) => s = target,
+            None => break,
+        }
+    }
+    s
+}
+
+/// The schema of the field at `path`, through properties, map values, list items and the
+/// branches of a choice.
+pub(super) fn field(path: &[Seg]) -> Option<&'static Value> {
+    let mut s = resolve(spec_schema());
+    for seg in path {
+        s = step(s, seg)?;
+    }
+    Some(s)
+}
+
+/// The forms an `anyOf` or `oneOf` allows.
+pub(super) fn choices(s: &'static Value) -> Option<&'static [Value]> {
+    s.get("anyOf")
+        .or_else(|| s.get("oneOf"))
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+}
+
+/// The JSON types a schema names (`type: [string, null]` names two).
+pub(super) fn types(s: &Value) -> Vec<&str> {
+    match s.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The fields an object schema requires.
+pub(super) fn required(s: &'static Value) -> impl Iterator<Item = &'static str> {
+    s.get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
+fn step(s: &'static Value, seg: &Seg) -> Option<&'static Value> {
+    let next = match seg {
+        Seg::Key(k) => s
+            .pointer(&format!(
+                "/properties/{}",
+                k.replace('~', "~0").replace('/', "~1")
+            ))
+            .or_else(|| s.get("additionalProperties").filter(|a| a.is_object())),
+        Seg::Index(_) => s.get("items"),
+    };
+    match next {
+        Some(n) => Some(resolve(n)),
+        None => choices(s)?.iter().find_map(|b| step(resolve(b), seg)),
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! with the helper's own argument checks (`crate::privileged::validate`), so that a spec that
 //! validates is never refused by them half-way through an apply.
 
-use super::locate::Seg;
+use super::path::{Seg, key};
 use super::types::{SUBID_MIN, Spec, SubidStart, parse_duration};
 use crate::allow;
 use crate::k3s_releases;
@@ -12,10 +12,6 @@ use std::collections::BTreeSet;
 
 /// (field path, message, hint)
 pub type Finding = (Vec<Seg>, String, Option<String>);
-
-fn key(k: &str) -> Seg {
-    Seg::Key(k.to_string())
-}
 
 /// Every semantic problem in the spec; empty means valid.
 pub fn validate(spec: &Spec) -> Vec<Finding> {
