@@ -445,3 +445,65 @@ fn valid_spec_is_valid() {
     );
     assert!(out.stderr.is_empty());
 }
+
+// ---- machine output (issue #13, point 7) ------------------------------------------------
+
+const FOUR_MISTAKES: &str = "user:\n  name: k3s\n  crate: true\nsubids:\n  count: lots\nsysctls:\n  net.ipv4.ip_forward: \"one\"\nk3s:\n  install_path: /usr/local/bin/k3s\n";
+
+/// `validate --output json` prints every problem as one JSON document; every other command
+/// given `--output json` prints the very same document for a spec it cannot use, exit 1.
+#[test]
+fn json_output_reports_every_problem_in_one_document() {
+    let h = Host::bare();
+    h.set_spec(FOUR_MISTAKES);
+    let nowhere = h.outside("no-such-root");
+    let validate = h.groundwork_at(&nowhere, &["validate", SPEC, "--output", "json"]);
+    validate.code(1);
+    let doc = validate.json();
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["errors"].as_array().expect("errors").len(), 4);
+    insta::assert_snapshot!(validate.filter(&validate.stdout));
+    for args in [
+        &["plan", SPEC, "--output", "json"][..],
+        &["drift", SPEC, "--output", "json"],
+        &["verify", SPEC, "--output", "json"],
+        &["apply", SPEC, "--yes", "--output", "json"],
+        &["facts", SPEC, "--output", "json"],
+    ] {
+        let out = h.groundwork_at(&nowhere, args);
+        out.code(1);
+        assert_eq!(out.stdout, validate.stdout, "{args:?}\n{}", out.report());
+    }
+}
+
+#[test]
+fn json_output_of_a_valid_spec() {
+    let h = Host::bare();
+    let out = h.groundwork(&["validate", SPEC, "--output", "json"]);
+    out.code(0);
+    assert_eq!(
+        out.json(),
+        serde_json::json!({"format_version": 1, "ok": true, "errors": []})
+    );
+    assert!(out.stderr.is_empty(), "{}", out.report());
+}
+
+/// A flag's problem has no line: its "file" is the flag.
+#[test]
+fn json_output_of_a_flag_problem() {
+    let h = Host::bare();
+    let out = h.groundwork(&["--user", "root", "plan", SPEC, "--output", "json"]);
+    out.code(1);
+    assert_eq!(
+        out.json()["errors"],
+        serde_json::json!([{
+            "file": "--user",
+            "line": null,
+            "column": null,
+            "field": null,
+            "message": "the target user must not be root: rootless k3s runs as an unprivileged account",
+            "hint": null,
+        }])
+    );
+}

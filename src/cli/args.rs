@@ -72,6 +72,13 @@ pub enum StreamOutput {
     Json,
 }
 
+/// validate's verdict: for people, or one JSON document.
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ReportOutput {
+    Human,
+    Json,
+}
+
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
 pub enum DataOutput {
     Yaml,
@@ -168,8 +175,14 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Parse and check a spec. Touches nothing.
-    Validate { spec: PathBuf },
+    /// Parse and check a spec, reporting every problem in it. Touches nothing.
+    Validate {
+        spec: PathBuf,
+        /// For people, or a JSON document: format_version, ok, and errors with file, line,
+        /// column, field, message and hint.
+        #[arg(long, short, value_enum, default_value_t = ReportOutput::Human)]
+        output: ReportOutput,
+    },
     /// The privileged helper's setup.
     #[command(subcommand)]
     Helper(HelperCommand),

@@ -39,6 +39,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Spec(_) => "invalid_spec",
+            Error::SavedPlan(SavedPlanError::NotASpec { .. }) => "plan_given_as_spec",
             Error::SavedPlan(_) => "invalid_plan_file",
             Error::Observe(_) => "observation_failed",
             Error::Lock(LockError::Busy(_)) => "locked",

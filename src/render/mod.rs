@@ -6,6 +6,7 @@ pub mod drift;
 pub mod human;
 pub mod junit;
 pub mod metrics;
+pub mod validation;
 pub mod verify;
 mod wrap;
 mod xml;

@@ -2,14 +2,18 @@
 
 use crate::cli::args::Ctx;
 use crate::engine::{Error, Target};
-use crate::exit;
+use crate::plan::{SavedPlan, SavedPlanError};
 use crate::spec::{Spec, SpecChoice, SpecSource};
+use crate::{exit, render};
 use std::path::Path;
 
 /// The spec a command works on, in the documented order (`crate::spec::resolve`); an invalid
-/// or untrusted one is reported here.
+/// or untrusted one, or a saved plan, is reported here.
 pub fn load(ctx: &Ctx, path: Option<&Path>, json: bool) -> Result<(Spec, SpecSource), i32> {
     let choice = resolve(ctx, path, false).map_err(|e| fail(&e, json))?;
+    if let Some(e) = choice.path().and_then(not_a_spec) {
+        return Err(fail(&e, json));
+    }
     crate::spec::choose(choice.path(), ctx.user.as_deref()).map_err(|e| fail(&Error::Spec(e), json))
 }
 
@@ -22,6 +26,17 @@ pub fn resolve(ctx: &Ctx, path: Option<&Path>, acting: bool) -> Result<SpecChoic
     Ok(choice)
 }
 
+/// A plan saved by `plan --out`, or a damaged one, given where a spec belongs.
+pub fn not_a_spec(path: &Path) -> Option<Error> {
+    match SavedPlan::read_if_plan(path) {
+        Ok(None) => None,
+        Ok(Some(_)) => Some(Error::SavedPlan(SavedPlanError::NotASpec {
+            path: path.display().to_string(),
+        })),
+        Err(e) => Some(Error::SavedPlan(e)),
+    }
+}
+
 /// What the engine works on, from the global options and the loaded spec.
 pub fn target<'a>(ctx: &'a Ctx, spec: &'a Spec, source: &'a SpecSource) -> Target<'a> {
     Target {
@@ -32,15 +47,18 @@ pub fn target<'a>(ctx: &'a Ctx, spec: &'a Spec, source: &'a SpecSource) -> Targe
     }
 }
 
-/// Reports an error that stopped a command (as JSON on stdout too, for `--output json`) and
-/// returns its exit code.
+/// Reports an error that stopped a command (as JSON on stdout too, for `--output json`: an
+/// invalid spec as the document `validate --output json` prints) and returns its exit code.
 pub fn fail(e: &Error, json: bool) -> i32 {
     eprintln!("error: {e}");
     if json {
-        crate::outln!(
-            "{}",
-            serde_json::json!({"error": {"kind": e.kind(), "message": e.to_string()}})
-        );
+        match e {
+            Error::Spec(spec) => crate::outln!("{}", render::validation::json(Some(spec))),
+            _ => crate::outln!(
+                "{}",
+                serde_json::json!({"error": {"kind": e.kind(), "message": e.to_string()}})
+            ),
+        }
     }
     exit::for_error(e)
 }

@@ -59,7 +59,7 @@ pub async fn dispatch(ctx: Ctx, command: Command) -> i32 {
             .await
         }
         Command::Init { file, force } => init::run(&file, ctx.user.as_deref(), force),
-        Command::Validate { spec } => misc::validate(&spec),
+        Command::Validate { spec, output } => misc::validate(&spec, output),
         Command::Helper(HelperCommand::Sudoers { user, helper }) => misc::sudoers(&user, &helper),
         Command::AnsibleModule { args_file } => {
             let (code, result) = crate::ansible::run(&args_file).await;
