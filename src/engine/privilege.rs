@@ -95,6 +95,37 @@ fn open_payload(path: &Path) -> Result<std::fs::File, OpError> {
         .map_err(|e| OpError::failed(format!("cannot open {}: {e}", path.display())))
 }
 
+/// Runs the helper's launcher, sends the request line (and the payload) on its stdin and closes
+/// it, and collects its output. Returns the output and how sending went: the helper may answer
+/// before reading everything (a refusal, or a binary already in place) and close its end, and a
+/// failed write is then no error of ours: its reply says why.
+async fn exchange(
+    mut cmd: tokio::process::Command,
+    req: &Request,
+    payload: Option<tokio::fs::File>,
+) -> std::io::Result<(std::process::Output, std::io::Result<()>)> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut line = serde_json::to_vec(req).expect("requests serialize");
+    line.push(b'\n');
+    // The pipe must close after the request: the helper reads to EOF to be sure nothing follows
+    // it, and tokio's shutdown() leaves the descriptor open. The block owns stdin and drops it.
+    let mut stdin = child.stdin.take().expect("piped");
+    let sent = async move {
+        stdin.write_all(&line).await?;
+        if let Some(mut f) = payload {
+            tokio::io::copy(&mut f, &mut stdin).await?;
+        }
+        stdin.flush().await
+    }
+    .await;
+    Ok((child.wait_with_output().await?, sent))
+}
+
 async fn run_helper(
     helper: &str,
     user: &str,
@@ -114,31 +145,11 @@ async fn run_helper(
         Some(p) => Some(tokio::fs::File::from_std(open_payload(p)?)),
         None => None,
     };
-    let mut child = tokio::process::Command::new(sudo)
-        .args(["-n", "--", helper])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| OpError::failed(format!("cannot run {sudo}: {e}")))?;
-    let mut line = serde_json::to_vec(req).expect("requests serialize");
-    line.push(b'\n');
-    // The helper may answer before reading everything (a refusal, or a binary already in
-    // place) and close its end: a failed write is then no error of ours; its reply says why.
-    let mut stdin = child.stdin.take().expect("piped");
-    let sent = async {
-        stdin.write_all(&line).await?;
-        if let Some(mut f) = payload_file {
-            tokio::io::copy(&mut f, &mut stdin).await?;
-        }
-        stdin.shutdown().await
-    }
-    .await;
-    let out = child
-        .wait_with_output()
+    let mut cmd = tokio::process::Command::new(sudo);
+    cmd.args(["-n", "--", helper]);
+    let (out, sent) = exchange(cmd, req, payload_file)
         .await
-        .map_err(|e| OpError::failed(format!("sudo failed: {e}")))?;
+        .map_err(|e| OpError::failed(format!("cannot run {sudo}: {e}")))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     match serde_json::from_str::<Response>(stdout.trim()) {
         Ok(r) if r.ok => Ok(Done {
@@ -177,5 +188,36 @@ async fn run_helper(
                 ),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in for `sudo -n groundwork-helper` (no sudo here): like the helper, it reads
+    /// stdin to EOF before it answers. The request must arrive whole and the pipe must close;
+    /// an agent that keeps it open waits forever (in the VM, the helper's 30 s timeout).
+    #[tokio::test]
+    async fn the_request_arrives_whole_and_stdin_closes() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let got = dir.path().join("request");
+        let mut cmd = tokio::process::Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(r#"cat >"$0" && printf '{"ok":true,"changed":false,"kind":"done","msg":"read"}'"#)
+            .arg(&got);
+        let req = Request::LoadModule { name: "tun".into() };
+        let (out, sent) = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            exchange(cmd, &req, None),
+        )
+        .await
+        .expect("the stand-in saw EOF and answered")
+        .expect("it ran");
+        sent.expect("the request was sent");
+        assert!(out.status.success());
+        let line = std::fs::read_to_string(&got).expect("what it read");
+        assert_eq!(line, format!("{}\n", serde_json::to_string(&req).unwrap()));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("\"msg\":\"read\""));
     }
 }

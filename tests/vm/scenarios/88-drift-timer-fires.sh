@@ -37,7 +37,8 @@ OnCalendar=*:*:0/20
 RandomizedDelaySec=0
 AccuracySec=1s
 EOF
-rm -f "$prom"
+# The metrics themselves, not the link to them that node_exporter reads.
+rm -f /var/lib/groundwork-drift/groundwork.prom
 kv shipped_sha "$(cat /etc/systemd/system/groundwork-drift.service /etc/systemd/system/groundwork-drift.timer | sha256sum | cut -d' ' -f1)"
 systemctl daemon-reload
 kv calendar "$(systemctl show -P TimersCalendar groundwork-drift.timer)"
