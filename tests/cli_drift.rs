@@ -248,3 +248,21 @@ fn trixie_drifted_json() {
     let json = out.filter(&out.stdout);
     insta::assert_snapshot!(json);
 }
+
+/// A typo in the node_exporter path is an error, not a silent gap in monitoring: the folder is
+/// not created (issue #13, point 6).
+#[test]
+fn textfile_into_a_missing_folder_is_an_error_and_creates_nothing() {
+    let h = Host::converged();
+    let dir = h.outside("textfile_collecter");
+    let target = dir.join("groundwork.prom").display().to_string();
+    let out = h.groundwork(&["drift", SPEC, "--textfile", &target]);
+    out.code(1);
+    assert!(
+        out.stderr
+            .contains("does not exist; create it first, or check the path"),
+        "{}",
+        out.report()
+    );
+    assert!(!dir.exists(), "{} was created", dir.display());
+}

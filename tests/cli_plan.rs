@@ -1298,3 +1298,53 @@ fn json_logs_are_one_object_per_line_with_the_fields() {
         out.report()
     );
 }
+
+// ---- the next step, and paths that do not exist (issue #13, points 1 and 6) ---------------
+
+/// The closing hint applies what was planned: the saved plan, or the same spec and user, never
+/// the embedded default that a bare `groundwork apply` would use.
+#[test]
+fn the_next_step_names_the_saved_plan_or_the_spec_and_user() {
+    let h = Host::fresh();
+    let saved = h.outside("site.plan");
+    let saved_arg = saved.display().to_string();
+    let out = h.groundwork(&["plan", SPEC, "--out", &saved_arg]);
+    out.code(CHANGES);
+    assert!(
+        out.stdout.contains(&format!(
+            "Run `groundwork apply {saved_arg}` to make these changes."
+        )),
+        "{}",
+        out.report()
+    );
+    // alice exists on the converged host; the plan for her has changes, not blocks.
+    let h = Host::converged();
+    h.mkdir("/home/alice");
+    let out = h.groundwork(&["--user", "alice", "plan", SPEC]);
+    out.code(CHANGES);
+    let spec = h.spec_path().display().to_string();
+    assert!(
+        out.stdout.contains(&format!(
+            "Run `groundwork apply --user alice {spec}` to make these changes."
+        )),
+        "{}",
+        out.report()
+    );
+}
+
+/// A typo in `--out` is an error that names the missing folder, and creates nothing.
+#[test]
+fn plan_out_into_a_missing_folder_is_an_error_and_creates_nothing() {
+    let h = Host::fresh();
+    let dir = h.outside("no-such-dir");
+    let target = dir.join("site.plan").display().to_string();
+    let out = h.groundwork(&["plan", SPEC, "--out", &target]);
+    out.code(ERROR);
+    assert!(
+        out.stderr
+            .contains("does not exist; create it first, or check the path"),
+        "{}",
+        out.report()
+    );
+    assert!(!dir.exists(), "{} was created", dir.display());
+}
