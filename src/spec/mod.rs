@@ -7,6 +7,7 @@ mod choose;
 mod error;
 mod field_schemas;
 mod load;
+pub mod network;
 mod path;
 mod resolve;
 mod schema;
@@ -17,6 +18,7 @@ mod tree;
 mod typed;
 mod types;
 mod validate;
+mod validate_network;
 
 pub use choose::choose;
 pub use error::{Problem, SpecError};

@@ -211,6 +211,7 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
             Some("write it as 300s or 5m".into()),
         )),
     }
+    super::validate_network::check(spec, &mut out);
     out
 }
 
