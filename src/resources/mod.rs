@@ -14,6 +14,7 @@ pub mod modules;
 pub mod packages;
 pub mod subids;
 pub mod sysctl;
+mod sysctl_wants;
 pub mod unit_file;
 pub mod unit_state;
 mod user_home;

@@ -148,11 +148,11 @@ pub(super) fn ports(s: &mut Schema) {
 
 /// slirp4netns's bounds; the IPv6 minimum (1280) is `validate`'s.
 pub(super) fn mtu(s: &mut Schema) {
-    s.insert("minimum".into(), crate::spec::network::MIN_MTU.into());
-    s.insert("maximum".into(), crate::spec::network::MAX_MTU.into());
+    s.insert("minimum".into(), super::network_limits::MIN_MTU.into());
+    s.insert("maximum".into(), super::network_limits::MAX_MTU.into());
 }
 
 /// The form `a.b.c.d/n`; private, host bits zero and the prefix's range are `validate`'s.
 pub(super) fn cidr(s: &mut Schema) {
-    s.insert("pattern".into(), crate::spec::network::CIDR_PATTERN.into());
+    s.insert("pattern".into(), super::network_limits::CIDR_PATTERN.into());
 }

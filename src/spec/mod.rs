@@ -8,6 +8,7 @@ mod error;
 mod field_schemas;
 mod load;
 pub mod network;
+mod network_limits;
 mod path;
 mod resolve;
 mod schema;

@@ -3,19 +3,10 @@
 //! network. The defaults are k3s's and RootlessKit's own (pkg/rootless/rootless.go of k3s,
 //! pkg/network/slirp4netns of RootlessKit v1.1.1, which k3s embeds).
 
+pub use super::network_limits::*;
 use super::types::{NetworkSpec, PortDriver, Spec};
 use std::net::Ipv4Addr;
 
-/// The API server's port (k3s's `--https-listen-port` default), which k3s always exposes.
-pub const API_PORT: u16 = 6443;
-/// RootlessKit starts slirp4netns with this MTU when K3S_ROOTLESS_MTU is unset or 0.
-pub const DEFAULT_MTU: u32 = 65520;
-/// slirp4netns refuses a larger MTU ("MTU must be a positive integer (< 65522)").
-pub const MAX_MTU: u32 = 65521;
-/// The smallest MTU of an Ethernet (tap) device in Linux: ETH_MIN_MTU.
-pub const MIN_MTU: u32 = 68;
-/// IPv6 needs links of at least this MTU (RFC 8200).
-pub const MIN_MTU_IPV6: u32 = 1280;
 /// k3s's K3S_ROOTLESS_CIDR default.
 pub const DEFAULT_CIDR: &str = "10.41.0.0/16";
 /// slirp4netns places the namespace's address at the network + 100, so a network must hold at
@@ -32,8 +23,6 @@ pub const NODE_PORTS: std::ops::RangeInclusive<u16> = 30000..=32767;
 pub const FIRST_UNPRIVILEGED_PORT: u16 = 1024;
 /// The sysctl that lets unprivileged users bind low ports.
 pub const PORT_START_SYSCTL: &str = "net.ipv4.ip_unprivileged_port_start";
-/// `a.b.c.d/n`, for the JSON Schema; `Ipv4Net::parse` checks the numbers.
-pub const CIDR_PATTERN: &str = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$";
 
 /// The variables `network` owns in the unit; `unit.env` may not set them.
 pub const ENV_NAMES: [&str; 5] = [

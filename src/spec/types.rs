@@ -427,7 +427,7 @@ pub struct NetworkSpec {
 }
 
 fn default_ports() -> Vec<u16> {
-    vec![crate::spec::network::API_PORT]
+    vec![super::network_limits::API_PORT]
 }
 
 impl Default for NetworkSpec {

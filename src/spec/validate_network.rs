@@ -5,9 +5,8 @@
 use super::network::{
     self as net, ENV_NAMES, Ipv4Net, MAX_MTU, MAX_PREFIX, MIN_MTU, MIN_MTU_IPV6, PORT_START_SYSCTL,
 };
-use super::path::{Seg, key};
+use super::path::{Finding, Seg, key};
 use super::types::Spec;
-use super::validate::Finding;
 use crate::privileged::validate as rules;
 
 pub fn check(spec: &Spec, out: &mut Vec<Finding>) {
