@@ -651,6 +651,64 @@ fn network_low_port_through_the_helper_within_roots_policy() {
     );
 }
 
+// ---- network: what rootless networking does differently (notes, never blocking) -----------
+
+// LoadBalancer ports up to 1024 are bound at port + 10000; NodePorts are not bound.
+case! {
+    network_low_and_node_ports_say_how_k3s_binds_them, converged,
+    |h| wanting_ports(&h, "[6443, 80, 443, 8443, 30080]"),
+    CHANGES, [
+        "sysctl/net.ipv4.ip_unprivileged_port_start" => "update",
+        "file/etc/sysctl.d/90-groundwork.conf" => "update",
+    ]
+}
+
+case! {
+    network_ports_without_servicelb_stay_inside, converged,
+    |h| {
+        h.edit_spec("ports: [6443]", "ports: [6443, 8443]");
+        h.edit_spec("--disable=traefik", "--disable=traefik,servicelb");
+    },
+    CHANGES, [
+        "unit/k3s-rootless.service/restart-pending" => "run",
+        "file/home/k3s/.config/systemd/user/k3s-rootless.service" => "update",
+        "unit/k3s-rootless.service/daemon-reload" => "run",
+        "unit/k3s-rootless.service/reset-failed" => "run",
+        "unit/k3s-rootless.service/restart" => "run",
+        "unit/k3s-rootless.service/restart-recorded" => "run",
+    ]
+}
+
+// systemd-resolved's stub: the note says what the namespace's nameserver relays to, and which
+// file lists the upstream servers.
+case! {
+    network_stub_resolver_names_what_k3s_uses, converged,
+    |h| {
+        h.write("/etc/resolv.conf", "# This is /run/systemd/resolve/stub-resolv.conf managed by man:systemd-resolved(8).\nnameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n");
+        h.write("/run/systemd/resolve/resolv.conf", "# This is /run/systemd/resolve/resolv.conf managed by man:systemd-resolved(8).\nnameserver 192.0.2.53\nnameserver 198.51.100.53\nsearch .\n");
+    },
+    OK, []
+}
+
+case! {
+    network_real_nameserver_has_no_note, converged,
+    |h| h.write("/etc/resolv.conf", "nameserver 192.0.2.53\n"),
+    OK, []
+}
+
+case! {
+    network_slirp4netns_older_than_rootlesskit_needs, converged,
+    |h| h.edit("/var/lib/dpkg/status", "Version: 1.2.0-1\n", "Version: 0.3.0-1\n"),
+    OK, []
+}
+
+// Untestable on the Debian VMs: this only proves the detection.
+case! {
+    network_selinux_enforcing_is_noted, converged,
+    |h| h.write("/sys/fs/selinux/enforce", "1"),
+    OK, []
+}
+
 // ---- kernel modules ---------------------------------------------------------------------
 
 case! {
@@ -931,6 +989,24 @@ case! {
         "k3s/rootful/etc/systemd/system/k3s.service" => "blocked",
         "k3s/rootful/etc/rancher/k3s/k3s.yaml" => "blocked",
     ]
+}
+
+// A config.yaml every user can read applies to the rootless k3s too: a note. One that shuts
+// other users out stops every k3s command the user runs (k3s#7272): blocked.
+case! {
+    k3s_readable_config_yaml_is_noted, converged,
+    |h| h.write("/etc/rancher/k3s/config.yaml", "write-kubeconfig-mode: \"0644\"\n"),
+    OK, []
+}
+
+case! {
+    k3s_config_yaml_unreadable_for_users_is_blocked, converged,
+    |h| {
+        h.write("/etc/rancher/k3s/config.yaml", "token: secret\n");
+        h.chmod("/etc/rancher/k3s/config.yaml", 0o600);
+        h.chmod("/etc/rancher/k3s", 0o700);
+    },
+    BLOCKED, ["k3s/rootful/etc/rancher/k3s/config.yaml" => "blocked"]
 }
 
 /// The installed k3s is identified by its sha256, never by running it: a binary that another

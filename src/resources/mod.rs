@@ -11,6 +11,7 @@ pub mod host;
 pub mod k3s_binary;
 pub mod linger;
 pub mod modules;
+pub mod network;
 pub mod packages;
 pub mod subids;
 pub mod sysctl;
@@ -41,6 +42,7 @@ pub static REGISTRY: &[&dyn Resource] = &[
     &apparmor::Apparmor,
     &unit_file::UnitFile,
     &unit_state::UnitState,
+    &network::Network,
 ];
 
 /// Every resource's id, in order.
