@@ -212,6 +212,21 @@ pub enum Command {
     },
     /// Print the JSON Schema of the spec.
     Schema,
+    /// Internal: verify's network stage runs these as the target user.
+    #[command(hide = true, subcommand)]
+    NetProbe(NetProbeCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NetProbeCommand {
+    /// Listen on each port (0: any free one) and serve verify's exchange until killed.
+    Listen { ports: Vec<u16> },
+    /// Ask slirp4netns's API socket to forward host port PORT to GUEST:PORT.
+    Hostfwd {
+        socket: PathBuf,
+        port: u16,
+        guest: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -19,6 +19,12 @@ pub fn report(report: &Report) -> String {
     for c in &report.smoke {
         out.push_str(&check_line(c));
     }
+    if !report.network.is_empty() {
+        out.push_str("\nRootless networking:\n");
+        for c in &report.network {
+            out.push_str(&check_line(c));
+        }
+    }
     if !report.cluster.is_empty() {
         out.push_str("\nCluster health:\n");
         for c in &report.cluster {
@@ -76,6 +82,7 @@ mod tests {
                 "cgroup v2 delegation applies limits",
                 "x".into(),
             )],
+            network: Vec::new(),
             cluster: Vec::new(),
             diagnosis: Vec::new(),
             blocked,
