@@ -195,6 +195,20 @@ pub const SIGNATURES: &[Signature] = &[
         },
     },
     Signature {
+        id: "slirp4netns-too-old",
+        // RootlessKit's feature check of the slirp4netns it found (k3s's, or the host's).
+        needles: &[
+            "slirp4netns seems older than v0.4.0",
+            "this version of slirp4netns does not support --",
+        ],
+        explain: |_, _| {
+            finding(
+                "the slirp4netns k3s found is older than 0.4.0, or lacks a flag k3s passes it",
+                "k3s runs the slirp4netns of its data directory first, then the unit's PATH: upgrade the slirp4netns package (0.4.0 or later; Debian 12 ships 1.2.0), or remove an older copy that comes first in that PATH",
+            )
+        },
+    },
+    Signature {
         id: "port-privileged",
         // RootlessKit's builtin port driver, annotating EACCES from bind(2).
         needles: &["cannot expose privileged port"],
