@@ -94,6 +94,8 @@ case! {
         "packages" => "create",
         "account/k3s" => "create",
         "subids" => "create",
+        "sysctl/fs.inotify.max_user_instances" => "update",
+        "sysctl/fs.inotify.max_user_watches" => "update",
         "sysctl/net.ipv4.ip_forward" => "update",
         "sysctl/user.max_user_namespaces" => "update",
         "file/etc/sysctl.d/90-groundwork.conf" => "create",
