@@ -5,6 +5,7 @@
 #   lab_require                  SKIP (77), loudly, without vagrant, vagrant-libvirt or libvirt
 #   lab_start                    a network namespace with its own virtlogd and libvirtd
 #   lab_build_box FILE           a box of the suite's Debian image (direct kernel boot)
+#   lab_box_settings             only export how such a box boots
 #   lab_vagrant ARGS...          vagrant, from the repository, inside the namespace
 #   lab_virsh ARGS...            virsh against the lab's libvirtd
 #
@@ -138,17 +139,29 @@ NS
   vm_log "libvirtd $(lab_virsh version | sed -n 's/^Running hypervisor: *//p') in network namespace $LAB_NS ($LAB_DIR)"
 }
 
-# lab_build_box FILE: a libvirt box of the suite's Debian image: metadata.json and box.img, the
-# image's disk plus the lab's k3s release mirror (specs/lab.yaml downloads the stand-in from the
-# guest's loopback; the box has no other network). It has no boot loader: GW_BOX_KERNEL,
-# GW_BOX_INITRD and GW_BOX_CMDLINE boot the image's kernel, and root logs in with the image's key
-# (GW_BOX_SSH_KEY), all exported here.
-lab_build_box() {
-  local out=$1 img b version t0=$SECONDS
+# lab_box_settings: how a box of the suite's image boots, exported for the Vagrantfile. The image
+# has no boot loader: GW_BOX_KERNEL, GW_BOX_INITRD and GW_BOX_CMDLINE boot its kernel from the
+# host, and root logs in with the image's key (GW_BOX_SSH_KEY). Copies: libvirt hands them to the
+# qemu user, and the image cache stays as it is.
+lab_box_settings() {
+  local img b=$LAB_DIR/box
   img=$(vm_image_dir)
-  b=$LAB_DIR/box
-  mkdir -p "$b/files"
+  mkdir -p "$b"
   chmod 0711 "$b"
+  cp "$img/vmlinuz" "$img/initrd.img" "$b/"
+  install -m 0600 "$img/id_ed25519" "$b/id_ed25519"
+  export GW_BOX_KERNEL=$b/vmlinuz GW_BOX_INITRD=$b/initrd.img GW_BOX_SSH_KEY=$b/id_ed25519
+  export GW_BOX_CMDLINE=$GW_VM_KERNEL_ARGS
+}
+
+# lab_build_box FILE: a libvirt box of the suite's Debian image (metadata.json and box.img): the
+# image's disk plus the lab's k3s release mirror (specs/lab.yaml downloads the stand-in from the
+# guest's loopback; the box has no other network). Exports its boot settings (lab_box_settings).
+lab_build_box() {
+  local out=$1 img b=$LAB_DIR/box version t0=$SECONDS
+  lab_box_settings
+  img=$(vm_image_dir)
+  mkdir -p "$b/files"
   version=$(vm_lab_k3s_version)
   sed "s/@VERSION@/$version/g" "$GW_REPO/tests/standin/k3s" >"$b/files/k3s"
   chmod 0755 "$b/files/k3s"
@@ -184,10 +197,6 @@ EOF
     >"$b/metadata.json"
   tar -C "$b" -cf "$out" metadata.json box.img
   rm -f "$b/box.img"
-  cp "$img/vmlinuz" "$img/initrd.img" "$b/"
-  install -m 0600 "$img/id_ed25519" "$b/id_ed25519"
-  export GW_BOX_KERNEL=$b/vmlinuz GW_BOX_INITRD=$b/initrd.img GW_BOX_SSH_KEY=$b/id_ed25519
-  export GW_BOX_CMDLINE=$GW_VM_KERNEL_ARGS
   vm_log "built the box $out in $((SECONDS - t0)) s ($(du -h "$out" | cut -f1))"
 }
 

@@ -6,7 +6,7 @@
 # verify --skip-cluster` passes inside; after `vagrant halt` and `vagrant up` the plan is still
 # empty; `vagrant package` makes the lab box that 66-vagrant-box boots; `vagrant destroy -f`.
 # Everything runs in a network namespace of its own (tests/vm/vagrant-lab.sh), and the machine's
-# own network is checked to be unchanged. About 4 of its minutes are two boots under emulation.
+# own network is checked to be unchanged. About 6 minutes, 2 of them the two boots under emulation.
 # suite-timeout: 1500 (two boots, provisioning twice, a halt and the packaging, under emulation)
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail

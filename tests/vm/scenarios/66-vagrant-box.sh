@@ -22,15 +22,14 @@ LAB_BOX=groundwork-lab
 NET_BEFORE=$(lab_host_network)
 vm__resolve_image
 lab_start
-# Builds the base box in any case: it also exports the boot settings of the suite's image.
-lab_build_box "$LAB_DIR/base.box"
+lab_box_settings
 
 BOX_FILE=$(lab_shared_box)
 if [[ -n "${GW_VM_SUITE_DIR:-}" && -f "$BOX_FILE" ]]; then
   vm_log "the lab box that 65-vagrant-lab packaged: $BOX_FILE"
-  rm -f "$LAB_DIR/base.box"
 else
   vm_log "no lab box from 65-vagrant-lab in this run: converging and packaging one here"
+  lab_build_box "$LAB_DIR/base.box"
   lab_vagrant box add --name "$LAB_BASE_BOX" "$LAB_DIR/base.box" >/dev/null || fail "vagrant box add failed"
   rm -f "$LAB_DIR/base.box"
   rc=0
