@@ -46,9 +46,15 @@ fn sandbox() -> tempfile::TempDir {
         "vagrant",
         "man",
         "python3",
+        "slirp4netns",
+        "libvirtd",
+        "virsh",
+        "dnsmasq",
+        "iptables",
     ] {
         stand_in(&bin.join(tool), "exit 0");
     }
+    stand_in(&bin.join("dpkg-query"), "echo 'install ok installed'");
     stand_in(
         &bin.join("apt-get"),
         "echo 'apt-get must not run here' >&2; exit 1",
