@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: format, lints, unit/integration tests, then the real-host VM suite.
 #
-# The VM suite takes about 40 minutes (Debian VMs under qemu on 2 cores; tests/vm/README.md has
+# The VM suite takes about 30 minutes (Debian VMs under qemu on 2 cores; tests/vm/README.md has
 # the timings), and longer on a first run, which builds the VM images. It says so before anything
 # starts. GW_SKIP_VM=1 skips it; CI (.ci/run) always runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-VM_SUITE_TIME="about 40 minutes"
+VM_SUITE_TIME="about 30 minutes"
 
 if [[ "${GW_SKIP_VM:-}" == 1 ]]; then
   echo "==== REAL-HOST VM SUITE: skipped at the end (GW_SKIP_VM=1) ===="
