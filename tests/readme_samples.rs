@@ -176,13 +176,8 @@ fn rendered_verify(h: &Host, sample: &Sample) -> String {
     }
     let (mut plan, facts) = plan_of(h);
     plan.spec = spec.to_string();
-    let evidence: String = smoke
-        .iter()
-        .chain(&network)
-        .chain(&cluster)
-        .filter(|c| !c.ok)
-        .map(|c| format!("{}\n", c.detail))
-        .collect();
+    let evidence =
+        groundwork::engine::verify::failed_evidence(smoke.iter().chain(&network).chain(&cluster));
     let diagnosis = diagnose::diagnose(&evidence, &diagnose::HostContext::from_facts(&facts));
     let report =
         groundwork::engine::verify::report(USER, smoke, network, cluster, diagnosis, &plan);

@@ -62,6 +62,15 @@ pub struct Options {
     pub timeout: Option<Duration>,
 }
 
+/// What the failed checks said, one line each: the diagnosis reads it (with the unit's journal).
+pub fn failed_evidence<'a>(checks: impl IntoIterator<Item = &'a Check>) -> String {
+    checks
+        .into_iter()
+        .filter(|c| !c.ok)
+        .map(|c| format!("{}\n", c.detail))
+        .collect()
+}
+
 /// The report of the checks that ran, against the plan of the host. Public so that a report
 /// of recorded checks (the README's samples from the VM suite) renders through this same path.
 pub fn report(
@@ -190,13 +199,7 @@ pub async fn run(
         .all(|c| c.ok);
     let mut diagnosis = Vec::new();
     if !healthy {
-        let mut evidence: String = smoke_checks
-            .iter()
-            .chain(&network)
-            .chain(&cluster)
-            .filter(|c| !c.ok)
-            .map(|c| format!("{}\n", c.detail))
-            .collect();
+        let mut evidence = failed_evidence(smoke_checks.iter().chain(&network).chain(&cluster));
         evidence.push_str(&unit_journal(&target).await);
         diagnosis = diagnose::diagnose(&evidence, &diagnose::HostContext::from_facts(facts));
     }
