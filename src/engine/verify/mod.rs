@@ -171,7 +171,9 @@ pub async fn run(
         smoke_checks.push(check);
     }
     // Ports need a working namespace and slirp4netns: after the smoke test, before k3s.
-    let network = netstage::stage(&target, spec).await;
+    let k3s_running = crate::resources::unit_state::observe(root, facts.get::<AccountFacts>())
+        .is_ok_and(|u| u.active);
+    let network = netstage::stage(&target, spec, k3s_running).await;
     for check in &network {
         sink.event(Event::Check {
             stage: "network",

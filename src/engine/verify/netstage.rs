@@ -14,7 +14,7 @@
 use super::check::Check;
 use super::ports::{self, Probe};
 use super::smoke::{Reaped, output_as, poll, spawn_in_group};
-use crate::host::session::Account;
+use crate::host::session::{Account, UNIT_NAME};
 use crate::spec::{PortDriver, Spec};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -23,9 +23,11 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 /// A short probe: enough to see the address and that data flows.
 const SHORT_BYTES: u64 = 64 * 1024;
 
-pub async fn stage(target: &Account, spec: &Spec) -> Vec<Check> {
+/// `k3s_running`: the unit's cgroup has processes, so k3s's own port driver exposes (or is about
+/// to expose) the API port: the stage must not take that port from it, even for a moment.
+pub async fn stage(target: &Account, spec: &Spec, k3s_running: bool) -> Vec<Check> {
     match std::env::current_exe() {
-        Ok(p) => stage_with(target, spec, &p.to_string_lossy()).await,
+        Ok(p) => stage_with(target, spec, &p.to_string_lossy(), k3s_running).await,
         Err(e) => vec![Check::fail(
             "network stage",
             format!("cannot find groundwork's own binary to run the listener: {e}"),
@@ -34,7 +36,7 @@ pub async fn stage(target: &Account, spec: &Spec) -> Vec<Check> {
 }
 
 /// The stage with `exe` as the groundwork binary that serves `net-probe` (tests name theirs).
-pub async fn stage_with(target: &Account, spec: &Spec, exe: &str) -> Vec<Check> {
+pub async fn stage_with(target: &Account, spec: &Spec, exe: &str, k3s_running: bool) -> Vec<Check> {
     let exe = exe.to_string();
     let mut ports = spec.network.ports.clone();
     ports.sort_unstable();
@@ -52,7 +54,9 @@ pub async fn stage_with(target: &Account, spec: &Spec, exe: &str) -> Vec<Check> 
                 loopback.mb_per_s()
             ),
         )],
-        PortDriver::Slirp4netns => slirp4netns(target, spec, &exe, &ports, &loopback).await,
+        PortDriver::Slirp4netns => {
+            slirp4netns(target, spec, &exe, &ports, k3s_running, &loopback).await
+        }
     }
 }
 
@@ -133,6 +137,7 @@ async fn slirp4netns(
     spec: &Spec,
     exe: &str,
     wanted: &[u16],
+    k3s_running: bool,
     loopback: &Probe,
 ) -> Vec<Check> {
     let fail = |e: String| vec![Check::fail("host ports through slirp4netns", e)];
@@ -208,17 +213,28 @@ async fn slirp4netns(
     let gateway = cidr.nth(2).to_string();
     let client = client_name(target);
     let host_ip = ports::host_address();
+    let api_port = crate::spec::network::api_port(spec).ok();
     let mut checks = Vec::new();
     let mut through: Option<Probe> = None;
     let mut sources = Vec::new();
     for &port in wanted {
         let name = format!("host port {port} into the namespace (slirp4netns)");
         // A running k3s exposes its API port (and its LoadBalancers' ports) itself.
-        if let Some(k3s) = ports::held_by_unit(port, crate::host::session::UNIT_NAME) {
-            checks.push(Check::pass(
-                &name,
-                format!("{UNIT} already exposes it on the host ({k3s}); the cluster stage connects to the API port", UNIT = crate::host::session::UNIT_NAME),
-            ));
+        if let Some(k3s) = ports::held_by_unit(port, UNIT_NAME) {
+            checks.push(exposed_by_k3s(&name, &k3s));
+            continue;
+        }
+        // A k3s that is still starting binds its API port later (once its API server is up):
+        // forwarding it now, even for the few seconds of a probe, could make k3s's own
+        // add_hostfwd fail. Another holder is reported as any other.
+        if k3s_running && Some(port) == api_port {
+            checks.push(match ports::holder(port) {
+                Some(h) => Check::fail(&name, ports::cause(port, None, Some(h), "")),
+                None => Check::pass(
+                    &name,
+                    format!("not forwarded by verify: {UNIT_NAME} is running and its port driver exposes the API port itself once the API server is up; the cluster stage connects to it from the host"),
+                ),
+            });
             continue;
         }
         let said = match output_as(
@@ -233,6 +249,11 @@ async fn slirp4netns(
             Err(e) => Some(e.lines().last().unwrap_or(&e).trim().to_string()),
         };
         if let Some(said) = said {
+            // k3s's driver may have taken the port since the look above.
+            if let Some(k3s) = ports::held_by_unit(port, UNIT_NAME) {
+                checks.push(exposed_by_k3s(&name, &k3s));
+                continue;
+            }
             let said = said.strip_prefix("error ").unwrap_or(&said).to_string();
             checks.push(Check::fail(
                 &name,
@@ -302,6 +323,15 @@ async fn slirp4netns(
         None => {}
     }
     checks
+}
+
+fn exposed_by_k3s(name: &str, holder: &str) -> Check {
+    Check::pass(
+        name,
+        format!(
+            "{UNIT_NAME} already exposes it on the host ({holder}); the cluster stage connects to the API port"
+        ),
+    )
 }
 
 fn describe_source(client: &str, seen: &str, gateway: &str) -> String {
