@@ -99,30 +99,44 @@ pub struct PackageFacts {
 }
 
 /// The installed versions of the WANTED packages, from dpkg's status database: paragraphs whose
-/// Status is `install ok installed`. One pass over the lines, allocating only for the wanted
-/// packages: the database holds every package on the host, and drift reads it on every run.
+/// Status is `install ok installed`. The database holds every package on the host (hundreds of
+/// kilobytes) and drift reads it on every run, so it is not split into lines: a vectorised search
+/// jumps from one `Package:` field to the next, and only a wanted package's paragraph is read.
 pub fn parse_dpkg_status(text: &str, wanted: &[String]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let (mut name, mut status, mut version): (Option<&str>, Option<&str>, Option<&str>) =
-        (None, None, None);
-    // A trailing empty line ends the last paragraph too.
-    for line in text.split('\n').chain(std::iter::once("")) {
-        if line.is_empty() {
-            if let (Some(n), Some(s), Some(v)) = (name.take(), status.take(), version.take())
-                && s.starts_with("install ")
-                && s.ends_with(" installed")
-                && wanted.iter().any(|w| w == n)
-            {
-                out.insert(n.to_string(), v.to_string());
-            }
+    if wanted.is_empty() {
+        return out;
+    }
+    let bytes = text.as_bytes();
+    let blank = memchr::memmem::Finder::new(b"\n\n");
+    for hit in memchr::memmem::find_iter(bytes, b"Package: ") {
+        // A field starts a line; ` Package: ` inside a description is not one.
+        if hit > 0 && bytes[hit - 1] != b'\n' {
             continue;
         }
-        if let Some(v) = line.strip_prefix("Package: ") {
-            name = Some(v.trim());
-        } else if let Some(v) = line.strip_prefix("Status: ") {
-            status = Some(v.trim());
-        } else if let Some(v) = line.strip_prefix("Version: ") {
-            version = Some(v.trim());
+        let value_at = hit + "Package: ".len();
+        let line_end =
+            memchr::memchr(b'\n', &bytes[value_at..]).map_or(bytes.len(), |i| value_at + i);
+        let name = text[value_at..line_end].trim();
+        if !wanted.iter().any(|w| w == name) {
+            continue;
+        }
+        // The paragraph around it: fields may come in any order.
+        let start = memchr::memmem::rfind(&bytes[..hit], b"\n\n").map_or(0, |i| i + 2);
+        let end = blank.find(&bytes[hit..]).map_or(bytes.len(), |i| hit + i);
+        let (mut status, mut version) = (None, None);
+        for line in text[start..end].split('\n') {
+            if let Some(v) = line.strip_prefix("Status: ") {
+                status = Some(v.trim());
+            } else if let Some(v) = line.strip_prefix("Version: ") {
+                version = Some(v.trim());
+            }
+        }
+        if let (Some(s), Some(v)) = (status, version)
+            && s.starts_with("install ")
+            && s.ends_with(" installed")
+        {
+            out.insert(name.to_string(), v.to_string());
         }
     }
     out
@@ -337,6 +351,67 @@ mod tests {
         let both = parse_dpkg_status(db, &["uidmap".to_string(), "fuse3".to_string()]);
         assert_eq!(both["fuse3"], "3.3.0-1");
         assert!(parse_dpkg_status(db, &[]).is_empty());
+    }
+
+    /// The plain reading the search replaced: every line, paragraph by paragraph.
+    fn line_by_line(text: &str, wanted: &[String]) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let (mut name, mut status, mut version): (Option<&str>, Option<&str>, Option<&str>) =
+            (None, None, None);
+        for line in text.split('\n').chain(std::iter::once("")) {
+            if line.is_empty() {
+                if let (Some(n), Some(s), Some(v)) = (name.take(), status.take(), version.take())
+                    && s.starts_with("install ")
+                    && s.ends_with(" installed")
+                    && wanted.iter().any(|w| w == n)
+                {
+                    out.insert(n.to_string(), v.to_string());
+                }
+                continue;
+            }
+            if let Some(v) = line.strip_prefix("Package: ") {
+                name = Some(v.trim());
+            } else if let Some(v) = line.strip_prefix("Status: ") {
+                status = Some(v.trim());
+            } else if let Some(v) = line.strip_prefix("Version: ") {
+                version = Some(v.trim());
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_search_reads_what_a_line_by_line_reading_reads(
+            lines in proptest::collection::vec(proptest::sample::select(vec![
+                "Package: uidmap", "Package: fuse3", "Package: other", " Package: uidmap",
+                "Status: install ok installed", "Status: deinstall ok config-files",
+                "Version: 1:4.13", "Version: 3.3.0-1", "Description: x", " Package: fuse3",
+                "", "Depends: libc6",
+            ]), 0..40),
+            trailing_newline in proptest::bool::ANY,
+        ) {
+            // One package per paragraph, as dpkg writes it.
+            let mut text = String::new();
+            let mut named = false;
+            for l in lines {
+                if l.starts_with("Package: ") {
+                    if named {
+                        text.push('\n');
+                    }
+                    named = true;
+                } else if l.is_empty() {
+                    named = false;
+                }
+                text.push_str(l);
+                text.push('\n');
+            }
+            if !trailing_newline {
+                text.pop();
+            }
+            let wanted = ["uidmap", "fuse3"].map(String::from);
+            proptest::prop_assert_eq!(parse_dpkg_status(&text, &wanted), line_by_line(&text, &wanted));
+        }
     }
 
     #[test]
