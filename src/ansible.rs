@@ -91,16 +91,20 @@ pub async fn run(args_file: &std::path::Path) -> (i32, Value) {
             ));
         }
     };
-    // As root (the play's `become`), act only on a spec that root alone can change.
-    if !args.check_mode
-        && nix::unistd::geteuid().is_root()
-        && let Err(e) = crate::privileged::secure_fs::check_root_input(&args.spec)
-    {
-        return failed(format!(
-            "{e}; as root, groundwork applies only a spec that root alone can change"
-        ));
+    // As root (the play's `become`), act only on a spec that root alone can change, read by
+    // the real path that was checked.
+    let mut spec_path = args.spec.clone();
+    if !args.check_mode && nix::unistd::geteuid().is_root() {
+        match crate::privileged::secure_fs::check_root_input(&args.spec) {
+            Ok(real) => spec_path = real,
+            Err(e) => {
+                return failed(format!(
+                    "{e}; as root, groundwork applies only a spec that root alone can change"
+                ));
+            }
+        }
     }
-    let (spec, source) = match crate::spec::choose(Some(&args.spec), args.user.as_deref()) {
+    let (spec, source) = match crate::spec::choose(Some(&spec_path), args.user.as_deref()) {
         Ok(x) => x,
         Err(e) => return failed(format!("invalid spec: {e}")),
     };

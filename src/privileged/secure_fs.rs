@@ -65,8 +65,10 @@ fn check_chain(dir: &Path) -> io::Result<()> {
 /// Checks an input that root is asked to act on (a spec, a saved plan): a regular file owned by
 /// root and writable by root alone, in directories owned by root that others cannot write, or
 /// can write only with the sticky bit (as /tmp), which keeps them from replacing root's file.
-/// Otherwise another user could choose what root does.
-pub fn check_root_input(path: &Path) -> io::Result<()> {
+/// Otherwise another user could choose what root does. Returns the file's real path, which is
+/// what root must read: the path given may run through a link another user can swap between
+/// the check and the read (found in review: root then read that user's spec).
+pub fn check_root_input(path: &Path) -> io::Result<PathBuf> {
     let real = fs::canonicalize(path)?;
     let meta = fs::symlink_metadata(&real)?;
     if !meta.is_file() || meta.uid() != 0 || meta.mode() & 0o022 != 0 {
@@ -92,7 +94,7 @@ pub fn check_root_input(path: &Path) -> io::Result<()> {
         }
         dir = d.parent();
     }
-    Ok(())
+    Ok(real)
 }
 
 /// Reads a file that only root can have written: a regular file owned by root, not writable by

@@ -86,20 +86,30 @@ pub fn resolve(
 /// have written would let that user choose what root does (or what root is told), so: `apply`
 /// refuses such a file wherever it came from, and every command refuses one that nobody named
 /// on its command line (`$GROUNDWORK_SPEC`, which can be inherited, and the system spec).
-/// `Err` holds what is wrong with the file.
-pub fn check_trusted(choice: &SpecChoice, root: &HostRoot, acting: bool) -> Result<(), String> {
+/// `Ok` holds the choice to read: a checked file by its real path, so that no link in the path
+/// given can be swapped between the check and the read. `Err` holds what is wrong with the file.
+pub fn check_trusted(
+    choice: &SpecChoice,
+    root: &HostRoot,
+    acting: bool,
+) -> Result<SpecChoice, String> {
     if !root.is_live() || !nix::unistd::geteuid().is_root() {
-        return Ok(());
+        return Ok(choice.clone());
     }
     let (path, origin) = match choice {
         SpecChoice::Argument(p) if acting => (p, None),
         SpecChoice::Environment(p) => (p, Some(format!("the spec from {SPEC_ENV}"))),
         SpecChoice::System(p) => (p, Some("the system spec".to_string())),
-        SpecChoice::Argument(_) | SpecChoice::Embedded => return Ok(()),
+        SpecChoice::Argument(_) | SpecChoice::Embedded => return Ok(choice.clone()),
     };
-    crate::privileged::secure_fs::check_root_input(path).map_err(|e| match origin {
+    let real = crate::privileged::secure_fs::check_root_input(path).map_err(|e| match origin {
         Some(origin) => format!("{origin}, {}: {e}", path.display()),
         None => format!("{}: {e}", path.display()),
+    })?;
+    Ok(match choice {
+        SpecChoice::Argument(_) => SpecChoice::Argument(real),
+        SpecChoice::Environment(_) => SpecChoice::Environment(real),
+        _ => SpecChoice::System(real),
     })
 }
 
@@ -184,5 +194,44 @@ mod tests {
         assert!(check_trusted(&SpecChoice::Argument(path.clone()), &live, true).is_err());
         // A captured tree is only read.
         check_trusted(&SpecChoice::System(path), &HostRoot::new(dir.path()), true).unwrap();
+    }
+
+    /// Found in review: root checked the real file behind a link, then read the path it was
+    /// given, through a link that its owner swapped in between to their own spec. Root now
+    /// reads the real path it checked, which no other user can change.
+    #[test]
+    fn root_reads_the_file_it_checked_not_a_link_another_user_can_swap() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("==== SKIPPED (needs root): a link owned by another user ====");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs the tests as root"
+            );
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("spec.yaml");
+        std::fs::write(&real, "x").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o644)).unwrap();
+        // mallory's own directory (nobody's uid), with her link to root's spec.
+        let hers = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(hers.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::chown(hers.path(), Some(65534), Some(65534)).unwrap();
+        let link = hers.path().join("k3s.yaml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+        let live = HostRoot::new("/");
+        let real = std::fs::canonicalize(&real).unwrap();
+        for (choice, acting) in [
+            (SpecChoice::Argument(link.clone()), true),
+            (SpecChoice::Environment(link.clone()), false),
+            (SpecChoice::System(link.clone()), false),
+        ] {
+            let checked = check_trusted(&choice, &live, acting).unwrap();
+            assert_eq!(checked.path(), Some(real.as_path()), "{choice:?}");
+        }
+        // Not checked (plan of a file root named): read as given.
+        let named = SpecChoice::Argument(link.clone());
+        assert_eq!(check_trusted(&named, &live, false).unwrap(), named);
     }
 }

@@ -22,8 +22,7 @@ pub fn load(ctx: &Ctx, path: Option<&Path>, json: bool) -> Result<(Spec, SpecSou
 pub fn resolve(ctx: &Ctx, path: Option<&Path>, acting: bool) -> Result<SpecChoice, Error> {
     let env = std::env::var_os(crate::spec::SPEC_ENV);
     let choice = crate::spec::resolve(path, env.as_deref(), &ctx.root)?;
-    crate::spec::check_trusted(&choice, &ctx.root, acting).map_err(Error::UntrustedInput)?;
-    Ok(choice)
+    crate::spec::check_trusted(&choice, &ctx.root, acting).map_err(Error::UntrustedInput)
 }
 
 /// A plan saved by `plan --out`, or a damaged one, given where a spec belongs.
