@@ -31,6 +31,10 @@ pub const SUB_ID_MAX_DEFAULT: u32 = 600_100_000;
 /// what rootless k3s needs.
 pub const MAX_IDS_PER_USER_DEFAULT: u32 = 262_144;
 
+/// Thresholds that open the host as they fall (ports below it need privilege): whatever root's
+/// rule allows, a user may only lower them, never take back what another user's k3s relies on.
+pub const LOWER_ONLY: &[&str] = &["net.ipv4.ip_unprivileged_port_start"];
+
 /// The policy file, as root writes it.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -248,6 +252,14 @@ impl Policy {
             {
                 return outside(format!(
                     "it is a limit users may only raise, and the host has {now}"
+                ));
+            }
+            if LOWER_ONLY.contains(&key)
+                && let Some(now) = current.and_then(|c| c.trim().parse::<i64>().ok())
+                && v > now
+            {
+                return outside(format!(
+                    "it opens the host as it falls, so users may only lower it, and the host has {now}"
                 ));
             }
         }

@@ -806,3 +806,46 @@ fn replace_keeps_a_backup_and_writes_a_fixed_mode() {
     names.sort();
     assert_eq!(names, ["conf", "conf-", "victim"]);
 }
+
+/// Found in review: the helper reset every signal to its default, so the terminal's stop
+/// signals (which sudo passes on from the invoker) stopped it, also while it held shadow's lock.
+/// It now ignores them: sent SIGTSTP while it waits for its request, it keeps running.
+#[test]
+fn the_invoker_cannot_stop_the_helper() {
+    if !is_root() {
+        skipped("the helper's signal dispositions");
+        return;
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_groundwork-helper"))
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("SUDO_UID", "65534")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the helper runs");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let state = || {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The state follows the command name's closing parenthesis.
+        stat.rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next())
+    };
+    // Waiting for its request on stdin: asleep.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while state() != Some('S') && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for sig in [
+        nix::sys::signal::Signal::SIGTSTP,
+        nix::sys::signal::Signal::SIGTTIN,
+        nix::sys::signal::Signal::SIGTTOU,
+    ] {
+        nix::sys::signal::kill(pid, sig).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let seen = state();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(seen, Some('S'), "the helper's state after the stop signals");
+}

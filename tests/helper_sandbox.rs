@@ -825,6 +825,36 @@ fn a_user_may_keep_a_key_root_persisted_at_its_value() {
 /// has no line for it: a persisted user.max_user_namespaces = 1024 would lower the host-wide
 /// limit for every user at the next boot, which set_sysctl refuses and the README rules out.
 /// (Found by this test, then fixed in src/privileged/verbs.rs.)
+/// Found in review: a rule `{min: 80, max: 1024}` let a user raise the threshold back to 1024,
+/// taking low ports away from another user's k3s, at runtime and for every boot after.
+#[test]
+fn the_unprivileged_port_threshold_may_only_be_lowered_by_users() {
+    let sb = sandbox_or_skip!();
+    sb.set_policy("sysctls:\n  net.ipv4.ip_unprivileged_port_start: { min: 80, max: 1024 }\n");
+    let pre = format!("echo 80 > {PORT_START}");
+    let post = format!("cat {PORT_START}");
+    let run = sb.run(
+        Call::user(MALLORY)
+            .pre(&pre)
+            .post(&post)
+            .json(set_sysctl("net.ipv4.ip_unprivileged_port_start", "1024")),
+    );
+    run.assert_refused("may only lower it");
+    assert_eq!(run.post.trim(), "80", "the threshold did not change");
+    let run = sb.run(
+        Call::user(MALLORY)
+            .pre(&pre)
+            .json(json!({"verb": "persist_sysctls",
+                "settings": {"net.ipv4.ip_unprivileged_port_start": "1024"}})),
+    );
+    run.assert_refused("may only lower it");
+    assert!(
+        sb.list("/etc/sysctl.d").is_empty(),
+        "{:?}",
+        sb.list("/etc/sysctl.d")
+    );
+}
+
 #[test]
 fn a_persisted_limit_cannot_lower_what_the_host_has() {
     let sb = sandbox_or_skip!();

@@ -54,12 +54,15 @@ pub fn reset_process() -> io::Result<()> {
                 continue;
             }
             // A write to a closed pipe returns EPIPE (handled) instead of killing the helper
-            // between a change and its log line.
-            let action = if sig == libc::SIGPIPE {
-                libc::SIG_IGN
-            } else {
-                libc::SIG_DFL
-            };
+            // between a change and its log line. The terminal's stop signals, which sudo passes
+            // on from the invoker, are ignored: stopped inside shadow's lock, the helper would
+            // keep every useradd and passwd on the host waiting (found in review).
+            let action =
+                if [libc::SIGPIPE, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU].contains(&sig) {
+                    libc::SIG_IGN
+                } else {
+                    libc::SIG_DFL
+                };
             libc::signal(sig, action);
         }
         let mut empty: libc::sigset_t = std::mem::zeroed();

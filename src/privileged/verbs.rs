@@ -120,21 +120,33 @@ fn uid_of(user: &str) -> Result<u32, VerbError> {
         .ok_or_else(|| VerbError::Refused(format!("user {user} does not exist")))
 }
 
+/// apt-get's arguments: install, never remove. Without --no-remove, `-y` lets apt take away a
+/// package the new one breaks (fuse3 breaks fuse), so a request to install would change other
+/// packages of the host (found in review). Dependencies are installed as apt chooses.
+pub fn apt_install_args<'a>(names: &[&'a str]) -> Vec<&'a str> {
+    let mut full = vec![
+        "-o",
+        "DPkg::Lock::Timeout=300",
+        "install",
+        "-y",
+        "--no-remove",
+        "--no-install-recommends",
+        "--",
+    ];
+    full.extend(names);
+    full
+}
+
 fn install_packages(names: &[String]) -> Result<Done, VerbError> {
     let args: Vec<&str> = names.iter().map(String::as_str).collect();
     if let Ok(apt) = find(&["/usr/bin/apt-get"]) {
         // Wait for a dpkg lock held by another apt (an unattended upgrade, or the apt-get of an
         // apply that was killed and is still finishing) instead of failing at once.
-        let mut full = vec![
-            "-o",
-            "DPkg::Lock::Timeout=300",
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "--",
-        ];
-        full.extend(&args);
-        run(apt, &full, &[("DEBIAN_FRONTEND", "noninteractive")])?;
+        run(
+            apt,
+            &apt_install_args(&args),
+            &[("DEBIAN_FRONTEND", "noninteractive")],
+        )?;
     } else {
         let dnf = find(&["/usr/bin/dnf", "/usr/bin/yum"])?;
         let mut full = vec!["install", "-y", "--"];
@@ -243,10 +255,14 @@ fn persist_sysctls(settings: &BTreeMap<String, String>, ctx: &Context) -> Result
             let running = std::fs::read_to_string(format!("/proc/sys/{}", key.replace('.', "/")))
                 .ok()
                 .map(|v| managed::normalize(&v));
-            let now = [current.get(key).cloned(), running]
-                .into_iter()
-                .flatten()
-                .max_by_key(|v| v.parse::<i64>().unwrap_or(i64::MIN));
+            // A threshold that opens the host as it falls may only be lowered: below both.
+            let values = [current.get(key).cloned(), running].into_iter().flatten();
+            let as_number = |v: &String| v.parse::<i64>().unwrap_or(i64::MIN);
+            let now = if crate::policy::LOWER_ONLY.contains(&key.as_str()) {
+                values.min_by_key(as_number)
+            } else {
+                values.max_by_key(as_number)
+            };
             ctx.policy
                 .check_sysctl(key, value, now.as_deref())
                 .map_err(VerbError::Refused)?;
@@ -332,4 +348,21 @@ fn install_apparmor_profile(binary: &str, ctx: &Context) -> Result<Done, VerbErr
         0o644,
         &[(parser, &["-r", "--", &profile])],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn apt_installs_and_never_removes() {
+        let args = super::apt_install_args(&["uidmap", "fuse3"]);
+        let end = args
+            .iter()
+            .position(|a| *a == "--")
+            .expect("names after --");
+        assert!(
+            args[..end].contains(&"install") && args[..end].contains(&"--no-remove"),
+            "{args:?}"
+        );
+        assert_eq!(&args[end + 1..], ["uidmap", "fuse3"]);
+    }
 }
