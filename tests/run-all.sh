@@ -29,6 +29,46 @@ export GW_VM_TRIXIE_SCENARIOS=${GW_VM_TRIXIE_SCENARIOS:-10 20 30 40 50 90}
 # The VM images build (debootstrap: downloads and disk) while cargo compiles (CPU). The builder
 # takes a lock, so the suite waits for an image still being built; a failed build here is only
 # logged: the suite builds again and fails loudly.
+# One qemu guest under TCG keeps about one core busy, so on two cores the suite runs in two lanes
+# side by side, each its own run-suite.sh (own VMs, snapshots and ports): lane A every Debian 12
+# scenario but the longest, lane B the Debian 13 ones and then that longest one (GW_VM_LANE_B).
+# Each lane's lines carry its name; its log is target/vm-lane-<name>.log. GW_VM_LANES=1 runs one
+# lane, in the releases' order.
+run_vm_suite() {
+  local lane_b=${GW_VM_LANE_B:-85} all=() a=() s n rc=0 pids=()
+  if [[ -d tests/vm/scenarios ]]; then
+    for s in tests/vm/scenarios/[0-9][0-9]-*.sh; do all+=("$(basename "$s" .sh)"); done
+  fi
+  for s in "${all[@]}"; do
+    [[ " $lane_b " == *" ${s%%-*} "* || " $lane_b " == *" $s "* ]] || a+=("${s%%-*}")
+  done
+  if [[ "${GW_VM_LANES:-2}" == 1 || -n "${GW_VM_BOOKWORM_SCENARIOS:-}" ||
+    " $GW_VM_RELEASES " != *" bookworm "* || ${#a[@]} == 0 ]]; then
+    tests/vm/run-suite.sh
+    return
+  fi
+  mkdir -p target
+  # shellcheck disable=SC2030,SC2031 # each lane's variables are its own
+  (
+    set -o pipefail
+    GW_VM_RELEASES=bookworm GW_VM_BOOKWORM_SCENARIOS="${a[*]}" tests/vm/run-suite.sh 2>&1 |
+      tee target/vm-lane-A.log | sed -u 's/^/[A] /'
+  ) &
+  pids+=($!)
+  (
+    set -o pipefail
+    GW_VM_RELEASES="${GW_VM_RELEASES/bookworm/} bookworm" GW_VM_BOOKWORM_SCENARIOS="$lane_b" \
+      tests/vm/run-suite.sh 2>&1 | tee target/vm-lane-B.log | sed -u 's/^/[B] /'
+  ) &
+  pids+=($!)
+  for n in "${pids[@]}"; do wait "$n" || rc=1; done
+  echo "==== real-host VM suite, both lanes"
+  for n in A B; do
+    sed -n '/^==== real-host VM suite summary/,$p' "target/vm-lane-$n.log" | sed "s/^/[$n] /"
+  done
+  return "$rc"
+}
+
 prebuild=()
 if [[ "${GW_SKIP_VM:-}" != 1 && -x tests/vm/run-suite.sh && $(id -u) == 0 ]] &&
   command -v debootstrap >/dev/null; then
@@ -60,7 +100,7 @@ if [[ "${GW_SKIP_VM:-}" == 1 ]]; then
   echo "==== REAL-HOST VM SUITE SKIPPED: GW_SKIP_VM=1 (unset it to run the suite, $VM_SUITE_TIME) ===="
 elif [[ -x tests/vm/run-suite.sh ]]; then
   echo "==== REAL-HOST VM SUITE: starting, $VM_SUITE_TIME (GW_SKIP_VM=1 skips it) ===="
-  tests/vm/run-suite.sh
+  run_vm_suite
 else
   echo "==== REAL-HOST VM SUITE SKIPPED: tests/vm/run-suite.sh is missing ===="
 fi

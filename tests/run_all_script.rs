@@ -109,6 +109,45 @@ fn ci_runs_the_vm_suite_whatever_gw_skip_vm_says() {
     assert!(text.contains("VM SUITE RAN"), "{text}");
 }
 
+/// On two cores the VM suite runs in two lanes: every Debian 12 scenario but the Ansible one in
+/// lane A, the Debian 13 core scenarios and then the Ansible one in lane B; a lane that fails
+/// fails the run.
+#[test]
+fn the_vm_suite_runs_in_two_lanes_and_a_failed_lane_fails_the_run() {
+    let dir = sandbox();
+    for name in ["10-fresh-plan", "20-fresh-apply", "85-ansible"] {
+        stand_in(
+            &dir.path().join(format!("tests/vm/scenarios/{name}.sh")),
+            "exit 0",
+        );
+    }
+    stand_in(
+        &dir.path().join("tests/vm/run-suite.sh"),
+        "echo \"releases=[$GW_VM_RELEASES] bookworm=[$GW_VM_BOOKWORM_SCENARIOS] trixie=[$GW_VM_TRIXIE_SCENARIOS]\"\n\
+         echo '==== real-host VM suite summary'\n\
+         case \"$GW_VM_BOOKWORM_SCENARIOS\" in 85) exit \"${LANE_B_RC:-0}\";; esac",
+    );
+    let (code, text) = run(dir.path(), "tests/run-all.sh", &[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("[A] releases=[bookworm] bookworm=[10 20] trixie=[10 20 30 40 50 90]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[B] releases=[ trixie bookworm] bookworm=[85] trixie=[10 20 30 40 50 90]"),
+        "{text}"
+    );
+    let (code, text) = run(dir.path(), "tests/run-all.sh", &[("LANE_B_RC", "1")]);
+    assert_eq!(code, 1, "{text}");
+    let (code, text) = run(dir.path(), "tests/run-all.sh", &[("GW_VM_LANES", "1")]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("releases=[bookworm trixie] bookworm=[] trixie=[10 20 30 40 50 90]"),
+        "{text}"
+    );
+    assert!(!text.contains("[A]"), "{text}");
+}
+
 /// The README's test command says what it starts, with the same variable.
 #[test]
 fn the_readme_says_how_long_and_how_to_skip() {

@@ -176,3 +176,35 @@ pub fn summary_json(r: &ApplyReport) -> String {
     }
     v.to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ApplyStatus;
+    use crate::plan::{PLAN_FORMAT_VERSION, Plan};
+
+    // Issue #13: `apply --output json` ended without a summary when the plan was blocked.
+    #[test]
+    fn a_blocked_apply_ends_with_a_summary_line() {
+        let report = ApplyReport {
+            plan: Plan {
+                format_version: PLAN_FORMAT_VERSION,
+                spec: "spec.yaml".into(),
+                spec_sha256: String::new(),
+                user: "k3s".into(),
+                executor: "root".into(),
+                items: Vec::new(),
+                notes: Vec::new(),
+            },
+            executed: Default::default(),
+            after: None,
+            verify: None,
+            status: ApplyStatus::Blocked,
+        };
+        let line: serde_json::Value = serde_json::from_str(&summary_json(&report)).unwrap();
+        assert_eq!(line["event"], "summary");
+        assert_eq!(line["status"], "blocked");
+        assert_eq!(line["converged"], false);
+        assert_eq!(line["changed"], 0);
+    }
+}

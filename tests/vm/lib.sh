@@ -102,6 +102,8 @@ assert_not_contains() { vm__assert_grep absent -F "$1" "$2" "$3" "'$3'"; }
 # An extended regular expression, matched line by line.
 assert_match() { vm__assert_grep found -E "$1" "$2" "$3" "a line matching /$3/"; }
 
+assert_no_match() { vm__assert_grep absent -E "$1" "$2" "$3" "a line matching /$3/"; }
+
 # require_groundwork COMMAND [FLAG]: the scenario needs the groundwork binary (missing: FAIL) with
 # COMMAND, and FLAG in its help (absent: SKIP, exit 77). The CLI grows while the suite does.
 require_groundwork() {
