@@ -46,6 +46,8 @@ fn sandbox() -> tempfile::TempDir {
         "vagrant",
         "man",
         "python3",
+        "lintian",
+        "dpkg-shlibdeps",
     ] {
         stand_in(&bin.join(tool), "exit 0");
     }
