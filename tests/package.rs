@@ -77,12 +77,29 @@ const CARGO_DEB: (&str, &[&str], &str) = (
 );
 const DPKG_DEB: (&str, &[&str], &str) = ("dpkg-deb", &["--version"], "apt-get install dpkg");
 
+/// `cmd` without what `cargo test` sets for a test (CARGO_PKG_*, OUT_DIR, LD_LIBRARY_PATH...):
+/// a cargo run with them finds the release build stale, and the next plain
+/// `cargo build --release` would compile groundwork again.
+fn outside_cargo_test(cmd: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if (name.starts_with("CARGO") && name != "CARGO_HOME")
+            || ["OUT_DIR", "LD_LIBRARY_PATH", "RUST_RECURSION_COUNT"].contains(&&*name)
+        {
+            cmd.env_remove(&*name);
+        }
+    }
+    cmd
+}
+
 /// Runs packaging/build.sh KIND (in `umask`) and returns the package it printed.
 fn build(kind: &str, umask: &str) -> PathBuf {
-    let out = stdout(Command::new("sh").current_dir(ROOT).args([
-        "-c",
-        &format!("umask {umask} && exec packaging/build.sh {kind}"),
-    ]));
+    let out = stdout(outside_cargo_test(
+        Command::new("sh").current_dir(ROOT).args([
+            "-c",
+            &format!("umask {umask} && exec packaging/build.sh {kind}"),
+        ]),
+    ));
     let path = Path::new(ROOT).join(out.lines().last().expect("build.sh prints the package"));
     assert!(path.is_file(), "build.sh printed {}", path.display());
     path
@@ -327,6 +344,7 @@ fn the_deb_holds_every_file_root_owned_in_its_place() {
     let postrm = fs::read_to_string(deb.control.path().join("postrm")).unwrap();
     for purge in [
         "deb-systemd-helper purge groundwork-drift.timer",
+        "rm -rf /var/cache/groundwork /var/lib/groundwork",
         "rm -rf /var/lib/groundwork-drift /var/cache/groundwork-drift",
         "rm -f /var/lib/systemd/timers/stamp-groundwork-drift.timer",
     ] {
@@ -391,9 +409,11 @@ fn two_builds_of_one_commit_are_byte_identical() {
     // The second build compiles groundwork's own code again, generates its files anew, finds
     // packaged files with a new time (only those no build reads, so nothing else rebuilds), and
     // runs under another umask: none of it may reach the package.
-    run(Command::new("cargo")
-        .current_dir(ROOT)
-        .args(["clean", "--release", "-p", "groundwork"]));
+    run(outside_cargo_test(
+        Command::new("cargo")
+            .current_dir(ROOT)
+            .args(["clean", "--release", "-p", "groundwork"]),
+    ));
     for input in [
         "README.md",
         "packaging/debian/changelog",
