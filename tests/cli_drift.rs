@@ -122,7 +122,7 @@ fn in_sync_textfile_has_every_series_at_zero() {
         "in sync for user k3s from [TMP]/spec.yaml\n"
     );
     let metrics = std::fs::read_to_string(&prom).expect("the textfile");
-    assert_eq!(gauge(&metrics, "groundwork_resources"), 12.0);
+    assert_eq!(gauge(&metrics, "groundwork_resources"), 13.0);
     assert_eq!(gauge(&metrics, "groundwork_resources_out_of_sync"), 0.0);
     assert!(flagged(&metrics, "groundwork_drift").is_empty());
     assert!(flagged(&metrics, "groundwork_blocked").is_empty());

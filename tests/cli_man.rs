@@ -151,7 +151,7 @@ fn the_spec_page_describes_every_key_of_the_schema() {
         );
     }
     assert!(text.contains(".SH EXAMPLE"));
-    assert!(text.contains("K3S_ROOTLESS_PORT_DRIVER: slirp4netns"));
+    assert!(text.contains("port_driver: slirp4netns"));
 }
 
 #[test]

@@ -17,7 +17,12 @@ const BLOCKED: i32 = 3;
 /// Runs `plan` twice (JSON, then human), asserts the exit code of both and the JSON plan's
 /// `(id, action)` pairs, and returns the human report for the snapshot.
 fn plan(h: &Host, exit: i32, expected: &[(&str, &str)]) -> String {
-    let json = h.groundwork(&["plan", SPEC, "--output", "json"]);
+    plan_with(h, &[], exit, expected)
+}
+
+/// `plan` with more arguments (`--executor helper`).
+fn plan_with(h: &Host, args: &[&str], exit: i32, expected: &[(&str, &str)]) -> String {
+    let json = h.groundwork(&[&["plan", SPEC, "--output", "json"], args].concat());
     json.code(exit);
     let plan = json.json();
     let got: Vec<(String, String)> = plan["items"]
@@ -36,7 +41,7 @@ fn plan(h: &Host, exit: i32, expected: &[(&str, &str)]) -> String {
         .map(|(i, a)| (i.to_string(), a.to_string()))
         .collect();
     assert_eq!(got, expected, "plan items\n{}", json.report());
-    let human = h.groundwork(&["plan", SPEC]);
+    let human = h.groundwork(&[&["plan", SPEC], args].concat());
     human.code(exit);
     assert!(human.stderr.is_empty(), "{}", human.report());
     human.report()
@@ -89,6 +94,8 @@ case! {
         "packages" => "create",
         "account/k3s" => "create",
         "subids" => "create",
+        "sysctl/fs.inotify.max_user_instances" => "update",
+        "sysctl/fs.inotify.max_user_watches" => "update",
         "sysctl/net.ipv4.ip_forward" => "update",
         "sysctl/user.max_user_namespaces" => "update",
         "file/etc/sysctl.d/90-groundwork.conf" => "create",
@@ -537,6 +544,173 @@ case! {
     CHANGES, ["file/etc/sysctl.d/90-groundwork.conf" => "update"]
 }
 
+// ---- network: ports below 1024 ----------------------------------------------------------
+// A wanted port below 1024 lowers net.ipv4.ip_unprivileged_port_start to the lowest one, never
+// further, and the plan says what that opens to every local user.
+
+/// The converged host, wanting `ports`, with Debian's default port start at runtime.
+fn wanting_ports(h: &Host, ports: &str) {
+    h.edit_spec("ports: [6443]", &format!("ports: {ports}"));
+    h.write("/proc/sys/net/ipv4/ip_unprivileged_port_start", "1024\n");
+}
+
+case! {
+    network_low_ports_lower_the_port_start_to_the_lowest, converged,
+    |h| wanting_ports(&h, "[6443, 443, 80]"),
+    CHANGES, [
+        "sysctl/net.ipv4.ip_unprivileged_port_start" => "update",
+        "file/etc/sysctl.d/90-groundwork.conf" => "update",
+    ]
+}
+
+case! {
+    network_no_low_port_leaves_the_port_start_alone, converged,
+    |h| wanting_ports(&h, "[6443, 8080, 30080]"),
+    OK, []
+}
+
+// A host that opens more already keeps its runtime value; groundwork persists only the port.
+case! {
+    network_low_port_on_a_host_that_opens_more_persists_only_the_port, converged,
+    |h| {
+        wanting_ports(&h, "[6443, 80]");
+        h.write("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0\n");
+    },
+    CHANGES, ["file/etc/sysctl.d/90-groundwork.conf" => "update"]
+}
+
+// An administrator's earlier file opens more: groundwork's file follows it, so boot does not
+// close what it opened.
+case! {
+    network_low_port_follows_an_earlier_file_that_opens_more, converged,
+    |h| {
+        wanting_ports(&h, "[6443, 80]");
+        h.write("/etc/sysctl.d/50-low-ports.conf", "net.ipv4.ip_unprivileged_port_start = 0\n");
+        h.write("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0\n");
+    },
+    CHANGES, ["file/etc/sysctl.d/90-groundwork.conf" => "update"]
+}
+
+case! {
+    network_low_port_closed_again_by_a_later_file_is_blocked, converged,
+    |h| {
+        wanting_ports(&h, "[6443, 80]");
+        h.write("/etc/sysctl.d/99-zz-privileged-ports.conf", "net.ipv4.ip_unprivileged_port_start = 1024\n");
+    },
+    BLOCKED, [
+        "sysctl/net.ipv4.ip_unprivileged_port_start" => "update",
+        "file/etc/sysctl.d/90-groundwork.conf" => "update",
+        "sysctl/net.ipv4.ip_unprivileged_port_start/override" => "blocked",
+    ]
+}
+
+// Through the helper, root's policy decides: its built-in defaults let no user open low ports.
+#[test]
+fn network_low_port_through_the_helper_needs_roots_policy() {
+    let h = Host::converged();
+    wanting_ports(&h, "[6443, 80]");
+    let report = plan_with(
+        &h,
+        &["--executor", "helper"],
+        BLOCKED,
+        &[("sysctl/net.ipv4.ip_unprivileged_port_start", "blocked")],
+    );
+    insta::assert_snapshot!(report);
+}
+
+#[test]
+fn network_low_port_through_the_helper_within_roots_policy() {
+    let h = Host::converged();
+    wanting_ports(&h, "[6443, 443, 80]");
+    // The converged host's policy allows its k3s binary; the rule goes beside that.
+    let policy = h.read("/etc/groundwork/policy.yaml");
+    let with_rule = |min: u16| {
+        format!(
+            "{policy}sysctls:\n  net.ipv4.ip_unprivileged_port_start: {{ min: {min}, max: 1024 }}\n"
+        )
+    };
+    h.write("/etc/groundwork/policy.yaml", &with_rule(80));
+    let report = plan_with(
+        &h,
+        &["--executor", "helper"],
+        CHANGES,
+        &[
+            ("sysctl/net.ipv4.ip_unprivileged_port_start", "update"),
+            ("file/etc/sysctl.d/90-groundwork.conf", "update"),
+        ],
+    );
+    insta::assert_snapshot!(report);
+    // A policy that stops above the port refuses it, naming the lowest port root allows.
+    h.write("/etc/groundwork/policy.yaml", &with_rule(443));
+    let out = h.groundwork(&["plan", SPEC, "--executor", "helper"]);
+    out.code(BLOCKED);
+    assert!(
+        out.stdout
+            .contains("net.ipv4.ip_unprivileged_port_start = 80 is outside root's policy")
+            && out.stdout.contains("the lowest allowed is 443"),
+        "{}",
+        out.report()
+    );
+}
+
+// ---- network: what rootless networking does differently (notes, never blocking) -----------
+
+// LoadBalancer ports up to 1024 are bound at port + 10000; NodePorts are not bound.
+case! {
+    network_low_and_node_ports_say_how_k3s_binds_them, converged,
+    |h| wanting_ports(&h, "[6443, 80, 443, 8443, 30080]"),
+    CHANGES, [
+        "sysctl/net.ipv4.ip_unprivileged_port_start" => "update",
+        "file/etc/sysctl.d/90-groundwork.conf" => "update",
+    ]
+}
+
+case! {
+    network_ports_without_servicelb_stay_inside, converged,
+    |h| {
+        h.edit_spec("ports: [6443]", "ports: [6443, 8443]");
+        h.edit_spec("--disable=traefik", "--disable=traefik,servicelb");
+    },
+    CHANGES, [
+        "unit/k3s-rootless.service/restart-pending" => "run",
+        "file/home/k3s/.config/systemd/user/k3s-rootless.service" => "update",
+        "unit/k3s-rootless.service/daemon-reload" => "run",
+        "unit/k3s-rootless.service/reset-failed" => "run",
+        "unit/k3s-rootless.service/restart" => "run",
+        "unit/k3s-rootless.service/restart-recorded" => "run",
+    ]
+}
+
+// systemd-resolved's stub: the note says what the namespace's nameserver relays to, and which
+// file lists the upstream servers.
+case! {
+    network_stub_resolver_names_what_k3s_uses, converged,
+    |h| {
+        h.write("/etc/resolv.conf", "# This is /run/systemd/resolve/stub-resolv.conf managed by man:systemd-resolved(8).\nnameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n");
+        h.write("/run/systemd/resolve/resolv.conf", "# This is /run/systemd/resolve/resolv.conf managed by man:systemd-resolved(8).\nnameserver 192.0.2.53\nnameserver 198.51.100.53\nsearch .\n");
+    },
+    OK, []
+}
+
+case! {
+    network_real_nameserver_has_no_note, converged,
+    |h| h.write("/etc/resolv.conf", "nameserver 192.0.2.53\n"),
+    OK, []
+}
+
+case! {
+    network_slirp4netns_older_than_rootlesskit_needs, converged,
+    |h| h.edit("/var/lib/dpkg/status", "Version: 1.2.0-1\n", "Version: 0.3.0-1\n"),
+    OK, []
+}
+
+// Untestable on the Debian VMs: this only proves the detection.
+case! {
+    network_selinux_enforcing_is_noted, converged,
+    |h| h.write("/sys/fs/selinux/enforce", "1"),
+    OK, []
+}
+
 // ---- kernel modules ---------------------------------------------------------------------
 
 case! {
@@ -817,6 +991,24 @@ case! {
         "k3s/rootful/etc/systemd/system/k3s.service" => "blocked",
         "k3s/rootful/etc/rancher/k3s/k3s.yaml" => "blocked",
     ]
+}
+
+// A config.yaml every user can read applies to the rootless k3s too: a note. One that shuts
+// other users out stops every k3s command the user runs (k3s#7272): blocked.
+case! {
+    k3s_readable_config_yaml_is_noted, converged,
+    |h| h.write("/etc/rancher/k3s/config.yaml", "write-kubeconfig-mode: \"0644\"\n"),
+    OK, []
+}
+
+case! {
+    k3s_config_yaml_unreadable_for_users_is_blocked, converged,
+    |h| {
+        h.write("/etc/rancher/k3s/config.yaml", "token: secret\n");
+        h.chmod("/etc/rancher/k3s/config.yaml", 0o600);
+        h.chmod("/etc/rancher/k3s", 0o700);
+    },
+    BLOCKED, ["k3s/rootful/etc/rancher/k3s/config.yaml" => "blocked"]
 }
 
 /// The installed k3s is identified by its sha256, never by running it: a binary that another

@@ -141,7 +141,7 @@ fn real_output(sample: &Sample) -> String {
 /// A verify sample from the VM suite, rendered by verify's own report from its checks.
 fn rendered_verify(h: &Host, sample: &Sample) -> String {
     let spec = sample.command.split_whitespace().last().unwrap();
-    let (mut smoke, mut cluster) = (Vec::new(), Vec::new());
+    let (mut smoke, mut network, mut cluster) = (Vec::new(), Vec::new(), Vec::new());
     let mut stage = "";
     let verify_src = source_of_verify();
     for line in sample.output.lines() {
@@ -169,20 +169,18 @@ fn rendered_verify(h: &Host, sample: &Sample) -> String {
         };
         match stage {
             "Rootless smoke test:" => smoke.push(check),
+            "Rootless networking:" => network.push(check),
             "Cluster health:" => cluster.push(check),
             other => panic!("a check under {other:?}"),
         }
     }
     let (mut plan, facts) = plan_of(h);
     plan.spec = spec.to_string();
-    let evidence: String = smoke
-        .iter()
-        .chain(&cluster)
-        .filter(|c| !c.ok)
-        .map(|c| format!("{}\n", c.detail))
-        .collect();
+    let evidence =
+        groundwork::engine::verify::failed_evidence(smoke.iter().chain(&network).chain(&cluster));
     let diagnosis = diagnose::diagnose(&evidence, &diagnose::HostContext::from_facts(&facts));
-    let report = groundwork::engine::verify::report(USER, smoke, cluster, diagnosis, &plan);
+    let report =
+        groundwork::engine::verify::report(USER, smoke, network, cluster, diagnosis, &plan);
     groundwork::render::verify::report(&report)
 }
 

@@ -374,6 +374,23 @@ spec_error! {
     ]
 }
 
+// The network section's cross-checks, each at its own line.
+spec_error! {
+    network_mistakes_each_at_their_field,
+    format!(
+        "user: {{ name: k3s }}\n{K3S}network:\n  ports: [8080, 80, 8080]\n  cidr: 10.41.0.1/16\n  mtu: 70000\nunit:\n  env: {{ K3S_ROOTLESS_PORT_DRIVER: builtin }}\n"
+    ),
+    [
+        "{spec}:4:3: field `network.ports`: the API server's port 6443 is missing",
+        "= hint: add 6443 to network.ports",
+        "{spec}:4:",
+        "8080 is listed twice",
+        "{spec}:5:3: field `network.cidr`: \"10.41.0.1/16\" has host bits set",
+        "{spec}:6:3: field `network.mtu`: MTU 70000 is out of range",
+        "{spec}:8:10: field `unit.env.K3S_ROOTLESS_PORT_DRIVER`: K3S_ROOTLESS_PORT_DRIVER is set by `network.port_driver`",
+    ]
+}
+
 // Nine levels of ten aliases expand to 10^9 nodes; the parser's budget stops it.
 spec_error! {
     alias_bomb,

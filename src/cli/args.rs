@@ -150,14 +150,16 @@ pub enum Command {
         #[arg(long)]
         no_verify: bool,
     },
-    /// Prove that rootless works (a smoke test that needs no k3s) and that the cluster is
-    /// healthy; on failure, name the missing prerequisite. Exits 0 healthy, 1 unhealthy.
+    /// Prove that rootless works (a smoke test that needs no k3s), that each port of
+    /// `network.ports` reaches a listener in the user's namespace through the port driver, and
+    /// that the cluster is healthy; on failure, name the missing prerequisite. Exits 0 healthy,
+    /// 1 unhealthy.
     Verify {
         #[arg(help = SPEC_HELP)]
         spec: Option<PathBuf>,
         #[arg(long, short, value_enum, default_value_t = Output::Human)]
         output: Output,
-        /// Only the rootless smoke test.
+        /// Only the rootless smoke test and the network stage.
         #[arg(long)]
         skip_cluster: bool,
         /// How long to wait for the cluster (default: the spec's health.timeout), e.g. 60s.
@@ -213,6 +215,21 @@ pub enum Command {
     },
     /// Print the JSON Schema of the spec.
     Schema,
+    /// Internal: verify's network stage runs these as the target user.
+    #[command(hide = true, subcommand)]
+    NetProbe(NetProbeCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NetProbeCommand {
+    /// Listen on each port (0: any free one) and serve verify's exchange until killed.
+    Listen { ports: Vec<u16> },
+    /// Ask slirp4netns's API socket to forward host port PORT to GUEST:PORT.
+    Hostfwd {
+        socket: PathBuf,
+        port: u16,
+        guest: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -71,7 +71,7 @@ impl Account {
         })
     }
 
-    fn is_self(&self) -> bool {
+    pub fn is_self(&self) -> bool {
         nix::unistd::getuid().as_raw() == self.uid
     }
 

@@ -68,6 +68,7 @@ pub fn verify(report: &Report) -> String {
         .smoke
         .iter()
         .map(|c| ("smoke", c))
+        .chain(report.network.iter().map(|c| ("network", c)))
         .chain(report.cluster.iter().map(|c| ("cluster", c)))
         .collect();
     let failures = checks.iter().filter(|(_, c)| !c.ok).count();

@@ -19,6 +19,12 @@ pub fn report(report: &Report) -> String {
     for c in &report.smoke {
         out.push_str(&check_line(c));
     }
+    if !report.network.is_empty() {
+        out.push_str("\nRootless networking:\n");
+        for c in &report.network {
+            out.push_str(&check_line(c));
+        }
+    }
     if !report.cluster.is_empty() {
         out.push_str("\nCluster health:\n");
         for c in &report.cluster {
@@ -76,6 +82,7 @@ mod tests {
                 "cgroup v2 delegation applies limits",
                 "x".into(),
             )],
+            network: Vec::new(),
             cluster: Vec::new(),
             diagnosis: Vec::new(),
             blocked,
@@ -86,6 +93,30 @@ mod tests {
     }
 
     // Issue #13: blocked root causes come first, and apply is not offered for them.
+    #[test]
+    fn the_network_stage_comes_between_the_smoke_test_and_the_cluster() {
+        let mut r = unhealthy(Vec::new(), Vec::new());
+        r.network = vec![Check::fail(
+            "host port 80 into the namespace (slirp4netns)",
+            "port 80 is below net.ipv4.ip_unprivileged_port_start (1024)".into(),
+        )];
+        r.cluster = vec![Check::pass("kubeconfig written", "k3s.yaml".into())];
+        let text = report(&r);
+        let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("{s} in {text}"));
+        assert!(
+            at("Rootless smoke test:") < at("Rootless networking:"),
+            "{text}"
+        );
+        assert!(at("Rootless networking:") < at("Cluster health:"), "{text}");
+        assert!(
+            text.contains("  FAIL host port 80 into the namespace (slirp4netns): port 80 is below"),
+            "{text}"
+        );
+        // No network checks, no heading.
+        r.network.clear();
+        assert!(!report(&r).contains("Rootless networking:"));
+    }
+
     #[test]
     fn blocked_causes_come_first_without_offering_apply() {
         let text = report(&unhealthy(

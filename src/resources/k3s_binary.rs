@@ -80,6 +80,58 @@ pub struct K3sFacts {
     pub wanted_sha256: Option<String>,
     /// Traces of a rootful k3s (files and units) that conflict with rootless mode.
     pub rootful: Vec<String>,
+    /// /etc/rancher/k3s/config.yaml, which every k3s command reads, the rootless one too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_yaml: Option<ConfigYaml>,
+}
+
+/// k3s's default configuration file, as a user other than root may reach it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfigYaml {
+    /// The file is readable by others and /etc/rancher and /etc/rancher/k3s searchable.
+    pub readable: bool,
+    /// `0600 /etc/rancher/k3s/config.yaml`: the modes that shut others out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub closed: Vec<String>,
+}
+
+pub const CONFIG_YAML: &str = "/etc/rancher/k3s/config.yaml";
+
+/// Whether a user other than root can read `CONFIG_YAML` (None: there is none): by the modes
+/// of the file and of the directories above it, which is what k3s's open() meets.
+fn observe_config_yaml(root: &HostRoot) -> std::io::Result<Option<ConfigYaml>> {
+    let meta = match std::fs::metadata(root.path(CONFIG_YAML)) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        // An unsearchable directory on the way is what a user meets too.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Ok(Some(ConfigYaml {
+                readable: false,
+                closed: vec![format!("unreadable to groundwork: {e}")],
+            }));
+        }
+        Err(e) => {
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!("cannot stat {CONFIG_YAML}: {e}"),
+            ));
+        }
+    };
+    let mut closed = Vec::new();
+    for dir in ["/etc/rancher", "/etc/rancher/k3s"] {
+        let mode = std::fs::metadata(root.path(dir))?.mode() & 0o7777;
+        if mode & 0o001 == 0 {
+            closed.push(format!("{mode:04o} {dir}"));
+        }
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o004 == 0 {
+        closed.push(format!("{mode:04o} {CONFIG_YAML}"));
+    }
+    Ok(Some(ConfigYaml {
+        readable: closed.is_empty(),
+        closed,
+    }))
 }
 
 /// `k3s version v1.31.4+k3s1 (a1b2c3d4)` → `v1.31.4+k3s1`: the shape of `k3s --version`, which
@@ -271,6 +323,7 @@ pub fn observe(root: &HostRoot, spec: &Spec, policy: Option<&Policy>) -> std::io
         owner_uid: None,
         wanted_sha256: wanted_sha256(spec, root.is_live()),
         rootful,
+        config_yaml: observe_config_yaml(root)?,
     };
     let meta = match std::fs::symlink_metadata(&full) {
         Ok(m) => m,
@@ -316,6 +369,31 @@ fn diff(spec: &Spec, facts: &K3sFacts, policy: Option<&Policy>, items: &mut Plan
             format!("a rootful k3s is installed ({trace})"),
             "uninstall it (`/usr/local/bin/k3s-uninstall.sh`): rootful and rootless k3s clash on port 6443, and its /etc/rancher/k3s/k3s.yaml shadows the user's kubeconfig",
         ));
+    }
+    match &facts.config_yaml {
+        Some(c) if !c.readable => items.push(
+            Item::blocked(
+                ID,
+                format!("k3s/rootful{CONFIG_YAML}"),
+                format!(
+                    "{CONFIG_YAML} is unreadable for users other than root ({})",
+                    c.closed.join(", ")
+                ),
+                format!(
+                    "remove it with the rootful k3s that left it (`/usr/local/bin/k3s-uninstall.sh`); or, if it is meant for this k3s, let every user read it: `chmod o+x /etc/rancher /etc/rancher/k3s && chmod o+r {CONFIG_YAML}`"
+                ),
+            )
+            .reason(format!(
+                "every k3s command reads it, the rootless k3s too, and stops at `open {CONFIG_YAML}: permission denied`"
+            )),
+        ),
+        Some(_) => items.note(
+            ID,
+            format!(
+                "k3s reads {CONFIG_YAML} at every start, rootless too: its settings apply to this k3s beside the unit's arguments"
+            ),
+        ),
+        None => {}
     }
     let want = &spec.k3s.version;
     if facts.not_a_file {

@@ -11,9 +11,11 @@ pub mod host;
 pub mod k3s_binary;
 pub mod linger;
 pub mod modules;
+pub mod network;
 pub mod packages;
 pub mod subids;
 pub mod sysctl;
+mod sysctl_wants;
 pub mod unit_file;
 pub mod unit_state;
 mod user_home;
@@ -40,6 +42,7 @@ pub static REGISTRY: &[&dyn Resource] = &[
     &apparmor::Apparmor,
     &unit_file::UnitFile,
     &unit_state::UnitState,
+    &network::Network,
 ];
 
 /// Every resource's id, in order.

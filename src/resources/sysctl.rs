@@ -14,13 +14,19 @@
 //!   value stands: a host whose limit was raised elsewhere does not make groundwork rewrite its
 //!   own file. A later file that sets less than m blocks (fix: remove the line or set it to at
 //!   least m); one that sets m or more is fine.
+//! - at most (derived, never written in the spec: `net.ipv4.ip_unprivileged_port_start` at the
+//!   lowest wanted port below 1024, see `sysctl_wants`): the kernel runs p or less (a host that
+//!   opens more keeps it, groundwork never lowers it past p); groundwork's file says p, or what
+//!   an earlier file sets when that is lower (boot must not close what an administrator
+//!   opened). A later file that sets more than p blocks (fix: remove it or set it to at most p).
 
 use super::contract::{DiffCx, ObserveCx, ObserveError, Observed, Resource, observing};
+use super::sysctl_wants::{Bound, Want, wants};
 use crate::host::HostRoot;
 use crate::plan::{Action, Item, PlanBuilder, ResourceId};
 use crate::policy::Policy;
 use crate::privileged::Request;
-use crate::spec::{Spec, SysctlSetting};
+use crate::spec::Spec;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -145,6 +151,7 @@ fn link_target(root: &HostRoot, file: &str) -> Option<String> {
 }
 
 pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<SysctlFacts> {
+    let wanted = wants(spec);
     let mut others: BTreeMap<String, Vec<Persisted>> = BTreeMap::new();
     for file in config_files(root)? {
         if file == MANAGED_FILE {
@@ -155,7 +162,7 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<SysctlFacts> {
         };
         let target = link_target(root, &file);
         for (line, key, value) in parse_conf(&text) {
-            if spec.sysctls.contains_key(&key) {
+            if wanted.contains_key(&key) {
                 others.entry(key).or_default().push(Persisted {
                     file: target.clone().unwrap_or_else(|| file.clone()),
                     linked_as: target.as_ref().map(|_| file.clone()),
@@ -167,7 +174,7 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<SysctlFacts> {
         }
     }
     let mut keys = BTreeMap::new();
-    for key in spec.sysctls.keys() {
+    for key in wanted.keys() {
         let runtime = root.read_optional(proc_path(key))?.map(|v| normalize(&v));
         keys.insert(
             key.clone(),
@@ -198,43 +205,62 @@ struct KeyPlan {
     fix: String,
 }
 
-fn plan_key(setting: &SysctlSetting, facts: &KeyFacts, in_our_file: Option<&str>) -> KeyPlan {
-    let want = normalize(&setting.value());
+fn plan_key(want: &Want, facts: &KeyFacts, in_our_file: Option<&str>) -> KeyPlan {
+    let value = want.value.clone();
     let runtime = facts.runtime.as_deref();
     let last_after = facts.others.iter().rev().find(|p| p.after_ours);
-    if !setting.at_least() {
-        return KeyPlan {
-            set_runtime: (runtime != Some(want.as_str())).then(|| want.clone()),
-            override_line: last_after.filter(|p| p.value != want).cloned(),
-            fix: format!("remove that line, or set it to {want}"),
-            file_value: want,
-        };
-    }
-    // at_least: validation made sure the minimum is a number.
-    let min = int(&want).unwrap_or(0);
+    // Validation made sure a bound is a number.
+    let bound = int(&value).unwrap_or(0);
     let earlier = facts
         .others
         .iter()
         .filter(|p| !p.after_ours)
-        .filter_map(|p| int(&p.value))
-        .max();
-    let floor = min.max(earlier.unwrap_or(i64::MIN));
-    let file_value = match in_our_file.and_then(int) {
-        // What groundwork's file already says stands, while it meets the minimum and lowers no
-        // earlier file's limit.
-        Some(f) if f >= floor => f,
-        _ => floor.max(runtime.and_then(int).unwrap_or(i64::MIN)),
-    };
-    KeyPlan {
-        set_runtime: runtime
-            .and_then(int)
-            .filter(|r| *r < min)
-            .map(|_| file_value.to_string()),
-        override_line: last_after
-            .filter(|p| int(&p.value).is_none_or(|v| v < min))
-            .cloned(),
-        fix: format!("remove that line, or set it to at least {min}"),
-        file_value: file_value.to_string(),
+        .filter_map(|p| int(&p.value));
+    match want.bound {
+        Bound::Exact => KeyPlan {
+            set_runtime: (runtime != Some(value.as_str())).then(|| value.clone()),
+            override_line: last_after.filter(|p| p.value != value).cloned(),
+            fix: format!("remove that line, or set it to {value}"),
+            file_value: value,
+        },
+        Bound::AtLeast => {
+            let floor = bound.max(earlier.max().unwrap_or(i64::MIN));
+            let file_value = match in_our_file.and_then(int) {
+                // What groundwork's file already says stands, while it meets the minimum and
+                // lowers no earlier file's limit.
+                Some(f) if f >= floor => f,
+                _ => floor.max(runtime.and_then(int).unwrap_or(i64::MIN)),
+            };
+            KeyPlan {
+                set_runtime: runtime
+                    .and_then(int)
+                    .filter(|r| *r < bound)
+                    .map(|_| file_value.to_string()),
+                override_line: last_after
+                    .filter(|p| int(&p.value).is_none_or(|v| v < bound))
+                    .cloned(),
+                fix: format!("remove that line, or set it to at least {bound}"),
+                file_value: file_value.to_string(),
+            }
+        }
+        // A threshold that opens something as it falls: groundwork lowers it to the bound and
+        // never further. Its file follows an earlier file that opens more (so boot does not
+        // close what an administrator opened), but never a lower runtime value nobody
+        // persisted, nor a local edit of its own file.
+        Bound::AtMost => {
+            let ceiling = bound.min(earlier.min().unwrap_or(i64::MAX));
+            KeyPlan {
+                set_runtime: runtime
+                    .and_then(int)
+                    .filter(|r| *r > bound)
+                    .map(|_| bound.to_string()),
+                override_line: last_after
+                    .filter(|p| int(&p.value).is_none_or(|v| v > bound))
+                    .cloned(),
+                fix: format!("remove that line, or set it to at most {bound}"),
+                file_value: ceiling.to_string(),
+            }
+        }
     }
 }
 
@@ -252,12 +278,12 @@ pub fn persisted_settings(
             .map(|(_, k, v)| (k, v))
             .collect();
     let mut out = BTreeMap::new();
-    for (key, setting) in &spec.sysctls {
+    for (key, want) in &wants(spec) {
         let Some(kf) = facts.keys.get(key) else {
             continue;
         };
-        if kf.runtime.is_some() || !setting.optional() {
-            let kp = plan_key(setting, kf, current.get(key).map(String::as_str));
+        if kf.runtime.is_some() || !want.optional {
+            let kp = plan_key(want, kf, current.get(key).map(String::as_str));
             out.insert(key.clone(), kp.file_value);
         }
     }
@@ -280,9 +306,15 @@ pub fn persisted_settings(
 
 /// `policy`: the one the helper will apply, when the steps go through it.
 fn diff(spec: &Spec, facts: &SysctlFacts, policy: Option<&Policy>, items: &mut PlanBuilder) {
-    if spec.sysctls.is_empty() {
+    let wanted = wants(spec);
+    if wanted.is_empty() {
         return;
     }
+    // A derived key says why groundwork wants it, wherever it appears.
+    let why = |key: &str, base: String| match wanted.get(key).and_then(|w| w.derived.as_ref()) {
+        Some(d) => format!("{base}; {d}"),
+        None => base,
+    };
     let refused = |key: &str, e: String| {
         Item::blocked(
             ID,
@@ -290,7 +322,10 @@ fn diff(spec: &Spec, facts: &SysctlFacts, policy: Option<&Policy>, items: &mut P
             e,
             "ask root to allow it in root's policy, or run the apply as root",
         )
-        .reason("the helper sets host-wide values only within root's policy")
+        .reason(why(
+            key,
+            "the helper sets host-wide values only within root's policy".into(),
+        ))
     };
     let current: BTreeMap<String, String> =
         parse_conf(facts.managed_file.as_deref().unwrap_or_default())
@@ -298,42 +333,45 @@ fn diff(spec: &Spec, facts: &SysctlFacts, policy: Option<&Policy>, items: &mut P
             .map(|(_, k, v)| (k, v))
             .collect();
     let mut overrides = Vec::new();
-    for (key, setting) in &spec.sysctls {
+    let mut blocked: Vec<String> = Vec::new();
+    for (key, want) in &wanted {
         let Some(kf) = facts.keys.get(key) else {
             tracing::warn!(key, "no facts for a spec key; observed with another spec?");
             continue;
         };
-        let kp = plan_key(setting, kf, current.get(key).map(String::as_str));
+        let kp = plan_key(want, kf, current.get(key).map(String::as_str));
         tracing::info!(key, runtime = ?kf.runtime, plan = ?kp, "sysctl");
         match &kf.runtime {
-            None if setting.optional() => continue,
+            None if want.optional => continue,
             None => {
                 items.push(Item::blocked(
                     ID,
                     format!("sysctl/{key}"),
                     format!("the kernel has no sysctl {key}"),
-                    format!("use a kernel that has {key}, or mark it `{{ value: {}, optional: true }}` if it only exists on some kernels", setting.value()),
+                    format!("use a kernel that has {key}, or mark it `{{ value: {}, optional: true }}` if it only exists on some kernels", want.value),
                 ));
                 continue;
             }
             Some(now) => {
-                if let Some(want) = &kp.set_runtime {
-                    if let Some(e) = policy.and_then(|p| p.check_sysctl(key, want, Some(now)).err())
+                if let Some(value) = &kp.set_runtime {
+                    if let Some(e) =
+                        policy.and_then(|p| p.check_sysctl(key, value, Some(now)).err())
                     {
                         items.push(refused(key, e));
+                        blocked.push(key.clone());
                     } else {
                         items.push(
                             Item::change(
                                 ID,
                                 format!("sysctl/{key}"),
-                                format!("set {key} = {want}"),
+                                format!("set {key} = {value}"),
                                 crate::plan::Step::Privileged(Request::SetSysctl {
                                     key: key.clone(),
-                                    value: want.clone(),
+                                    value: value.clone(),
                                 }),
                             )
-                            .reason(format!("{} reads {now}", proc_path(key)))
-                            .values(Some(now.clone()), Some(want.clone())),
+                            .reason(why(key, format!("{} reads {now}", proc_path(key))))
+                            .values(Some(now.clone()), Some(value.clone())),
                         );
                     }
                 }
@@ -343,9 +381,47 @@ fn diff(spec: &Spec, facts: &SysctlFacts, policy: Option<&Policy>, items: &mut P
             overrides.push((key.clone(), p, kp.fix));
         }
     }
-    let settings = persisted_settings(spec, facts, policy);
+    let mut settings = persisted_settings(spec, facts, policy);
+    // The helper checks each line it adds or changes against root's policy, as it checks the
+    // runtime value: a line it would refuse is blocked here, and the file keeps what it has.
+    if let Some(policy) = policy {
+        for (key, value) in settings.clone() {
+            if current.get(&key) == Some(&value) {
+                continue;
+            }
+            let running = facts.keys.get(&key).and_then(|k| k.runtime.clone());
+            let now = [current.get(&key).cloned(), running]
+                .into_iter()
+                .flatten()
+                .max_by_key(|v| int(v).unwrap_or(i64::MIN));
+            if let Err(e) = policy.check_sysctl(&key, &value, now.as_deref()) {
+                if !blocked.contains(&key) {
+                    items.push(refused(&key, e));
+                }
+                match current.get(&key) {
+                    Some(kept) => settings.insert(key, kept.clone()),
+                    None => settings.remove(&key),
+                };
+            }
+        }
+    }
     let content = render_file(&settings);
     if facts.managed_file.as_deref() != Some(content.as_str()) {
+        let base = if facts.managed_file.is_some() {
+            "the file differs from the spec"
+        } else {
+            "the values are not persisted, so a reboot would lose them"
+        };
+        // What a derived line opens is said here too: the file is what keeps it open.
+        let derived = wanted
+            .iter()
+            .filter(|(k, w)| w.derived.is_some() && settings.get(*k) != current.get(*k))
+            .filter_map(|(_, w)| w.derived.clone())
+            .collect::<Vec<_>>();
+        let reason = std::iter::once(base.to_string())
+            .chain(derived)
+            .collect::<Vec<_>>()
+            .join("; ");
         items.push(
             Item::change(
                 ID,
@@ -360,11 +436,7 @@ fn diff(spec: &Spec, facts: &SysctlFacts, policy: Option<&Policy>, items: &mut P
             } else {
                 Action::Create
             })
-            .reason(if facts.managed_file.is_some() {
-                "the file differs from the spec"
-            } else {
-                "the values are not persisted, so a reboot would lose them"
-            })
+            .reason(reason)
             .file(facts.managed_file.clone(), content),
         );
     }
@@ -395,6 +467,78 @@ fn diff(spec: &Spec, facts: &SysctlFacts, policy: Option<&Policy>, items: &mut P
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at_most(bound: &str) -> Want {
+        Want {
+            value: bound.into(),
+            bound: Bound::AtMost,
+            optional: false,
+            derived: Some("network.ports".into()),
+        }
+    }
+
+    fn other(value: &str, after_ours: bool) -> Persisted {
+        Persisted {
+            file: if after_ours {
+                "/etc/sysctl.d/99-zz.conf"
+            } else {
+                "/etc/sysctl.d/10-admin.conf"
+            }
+            .into(),
+            linked_as: None,
+            line: 1,
+            value: value.into(),
+            after_ours,
+        }
+    }
+
+    fn key(runtime: &str, others: Vec<Persisted>) -> KeyFacts {
+        KeyFacts {
+            runtime: Some(runtime.into()),
+            others,
+        }
+    }
+
+    #[test]
+    fn at_most_lowers_to_the_bound_and_never_further() {
+        // Debian's 1024: lowered to 80, and the file says 80.
+        let kp = plan_key(&at_most("80"), &key("1024", vec![]), None);
+        assert_eq!(
+            (kp.set_runtime.as_deref(), kp.file_value.as_str()),
+            (Some("80"), "80")
+        );
+        // A host that already opens more keeps its runtime value, but groundwork persists
+        // only its own bound, and rewrites a local edit of its file that opens more.
+        let kp = plan_key(&at_most("80"), &key("0", vec![]), Some("0"));
+        assert_eq!((kp.set_runtime, kp.file_value.as_str()), (None, "80"));
+        // An earlier file that opens more is followed, so boot does not close it; one that
+        // opens less is overridden by groundwork's later file.
+        let kp = plan_key(&at_most("80"), &key("0", vec![other("0", false)]), None);
+        assert_eq!((kp.set_runtime, kp.file_value.as_str()), (None, "0"));
+        let kp = plan_key(
+            &at_most("80"),
+            &key("1024", vec![other("1024", false)]),
+            None,
+        );
+        assert_eq!(
+            (kp.set_runtime.as_deref(), kp.file_value.as_str()),
+            (Some("80"), "80")
+        );
+        // Even then the runtime is lowered only to the bound.
+        let kp = plan_key(&at_most("80"), &key("1024", vec![other("0", false)]), None);
+        assert_eq!(kp.set_runtime.as_deref(), Some("80"));
+    }
+
+    #[test]
+    fn at_most_is_overridden_only_by_a_later_file_that_closes_the_port() {
+        let kp = plan_key(&at_most("80"), &key("80", vec![other("1024", true)]), None);
+        assert_eq!(kp.override_line.map(|p| p.value).as_deref(), Some("1024"));
+        assert_eq!(kp.fix, "remove that line, or set it to at most 80");
+        let kp = plan_key(&at_most("80"), &key("80", vec![other("80", true)]), None);
+        assert_eq!(kp.override_line, None);
+        let kp = plan_key(&at_most("80"), &key("80", vec![other("0", true)]), None);
+        assert_eq!(kp.override_line, None);
+    }
 
     #[test]
     fn facts_of_another_spec_make_no_panic() {

@@ -121,8 +121,18 @@ pub fn render(spec: &Spec) -> String {
     ];
     exec.extend(spec.unit.args.iter().cloned());
     let exec: Vec<String> = exec.iter().map(|w| systemd_word(w)).collect();
+    // The network section's variables and the others, in one sorted list: validation keeps
+    // their names apart.
+    let mut vars: std::collections::BTreeMap<&str, &str> = spec
+        .unit
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let network = spec.network.env();
+    vars.extend(network.iter().map(|(k, v)| (*k, v.as_str())));
     let mut env = String::new();
-    for (k, v) in &spec.unit.env {
+    for (k, v) in vars {
         env.push_str(&format!(
             "Environment={}\n",
             systemd_word(&format!("{k}={v}"))
@@ -156,4 +166,36 @@ WantedBy=default.target\n",
         version = spec.k3s.version,
         exec = exec.join(" "),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_network_section_becomes_k3s_variables_beside_the_others() {
+        let mut spec = crate::spec::load_default().0;
+        spec.network.port_driver = Some(crate::spec::PortDriver::Builtin);
+        spec.network.mtu = Some(1500);
+        spec.network.disable_host_loopback = Some(false);
+        spec.unit.env.insert("K3S_TOKEN".into(), "t".into());
+        let unit = render(&spec);
+        let env: Vec<&str> = unit
+            .lines()
+            .filter(|l| l.starts_with("Environment=K3S"))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                "Environment=K3S_ROOTLESS_DISABLE_HOST_LOOPBACK=false",
+                "Environment=K3S_ROOTLESS_MTU=1500",
+                "Environment=K3S_ROOTLESS_PORT_DRIVER=builtin",
+                "Environment=K3S_TOKEN=t",
+            ]
+        );
+        // Unset fields leave k3s's own defaults: no line.
+        spec.network = crate::spec::NetworkSpec::default();
+        spec.unit.env.clear();
+        assert!(!render(&spec).contains("K3S_ROOTLESS"));
+    }
 }

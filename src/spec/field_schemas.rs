@@ -136,3 +136,23 @@ pub(super) fn snapshotter(s: &mut Schema) {
 pub(super) fn timeout(s: &mut Schema) {
     s.insert("pattern".into(), r"^\s*\+?[0-9]+[smh]?\s*$".into());
 }
+
+/// Host ports: 1 to 65535, each once.
+pub(super) fn ports(s: &mut Schema) {
+    s.insert(
+        "items".into(),
+        json!({ "type": "integer", "minimum": 1, "maximum": 65535 }),
+    );
+    s.insert("uniqueItems".into(), true.into());
+}
+
+/// slirp4netns's bounds; the IPv6 minimum (1280) is `validate`'s.
+pub(super) fn mtu(s: &mut Schema) {
+    s.insert("minimum".into(), super::network_limits::MIN_MTU.into());
+    s.insert("maximum".into(), super::network_limits::MAX_MTU.into());
+}
+
+/// The form `a.b.c.d/n`; private, host bits zero and the prefix's range are `validate`'s.
+pub(super) fn cidr(s: &mut Schema) {
+    s.insert("pattern".into(), super::network_limits::CIDR_PATTERN.into());
+}

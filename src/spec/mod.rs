@@ -7,6 +7,8 @@ mod choose;
 mod error;
 mod field_schemas;
 mod load;
+pub mod network;
+mod network_limits;
 mod path;
 mod resolve;
 mod schema;
@@ -17,6 +19,7 @@ mod tree;
 mod typed;
 mod types;
 mod validate;
+mod validate_network;
 
 pub use choose::choose;
 pub use error::{Problem, SpecError};

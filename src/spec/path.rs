@@ -7,6 +7,9 @@ pub enum Seg {
     Index(usize),
 }
 
+/// A problem at a field: (field path, message, hint).
+pub type Finding = (Vec<Seg>, String, Option<String>);
+
 pub fn key(k: &str) -> Seg {
     Seg::Key(k.to_string())
 }

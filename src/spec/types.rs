@@ -48,6 +48,10 @@ pub struct Spec {
     /// The k3s-rootless systemd user unit.
     #[serde(default)]
     pub unit: UnitSpec,
+    /// Rootless networking: the host ports the cluster exposes, and how (k3s's K3S_ROOTLESS_*
+    /// settings of RootlessKit and slirp4netns).
+    #[serde(default)]
+    pub network: NetworkSpec,
     /// What "healthy" means after start.
     #[serde(default)]
     pub health: HealthSpec,
@@ -347,7 +351,8 @@ pub struct UnitSpec {
     #[schemars(transform = field_schemas::unit_args)]
     #[serde(default)]
     pub args: Vec<String>,
-    /// K3S_ROOTLESS_* and other K3S_* variables, as Environment= lines.
+    /// Other K3S_* variables, as Environment= lines. The K3S_ROOTLESS_* networking variables
+    /// belong to `network`.
     #[schemars(transform = field_schemas::unit_env)]
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -367,6 +372,75 @@ impl Default for UnitSpec {
 
 fn default_snapshotter() -> String {
     "fuse-overlayfs".into()
+}
+
+/// RootlessKit's port driver: what carries a connection from a host port into the namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PortDriver {
+    /// RootlessKit's own forwarder (k3s's default): the fastest; the client's source address
+    /// arrives as 127.0.0.1 in the RootlessKit that k3s embeds (v1.1.1).
+    Builtin,
+    /// slirp4netns's port forwarding: slower; a client's source address arrives as itself,
+    /// except the host's own loopback, which arrives as the gateway.
+    Slirp4netns,
+}
+
+impl PortDriver {
+    pub fn name(self) -> &'static str {
+        match self {
+            PortDriver::Builtin => "builtin",
+            PortDriver::Slirp4netns => "slirp4netns",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Host ports that must reach the cluster: the API server's 6443, an ingress's 80 and 443,
+    /// NodePorts you name. verify exposes each through the port driver and connects to it.
+    #[schemars(transform = field_schemas::ports)]
+    #[serde(default = "default_ports")]
+    pub ports: Vec<u16>,
+    /// RootlessKit's port driver (K3S_ROOTLESS_PORT_DRIVER); unset: k3s's default, builtin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_driver: Option<PortDriver>,
+    /// slirp4netns's MTU (K3S_ROOTLESS_MTU), 68 to 65521 (1280 or more with IPv6); unset:
+    /// RootlessKit's 65520.
+    #[schemars(transform = field_schemas::mtu)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// The namespace's private IPv4 network (K3S_ROOTLESS_CIDR), a prefix of /1 to /25 with
+    /// its host bits zero; unset: 10.41.0.0/16.
+    #[schemars(transform = field_schemas::cidr)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<String>,
+    /// IPv6 in the namespace (K3S_ROOTLESS_ENABLE_IPV6); unset: on only for a dual-stack
+    /// `--node-ip`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_ipv6: Option<bool>,
+    /// Keep pods from reaching the host's 127.0.0.1 through the gateway
+    /// (K3S_ROOTLESS_DISABLE_HOST_LOOPBACK); unset: true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_host_loopback: Option<bool>,
+}
+
+fn default_ports() -> Vec<u16> {
+    vec![super::network_limits::API_PORT]
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        Self {
+            ports: default_ports(),
+            port_driver: None,
+            mtu: None,
+            cidr: None,
+            enable_ipv6: None,
+            disable_host_loopback: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]

@@ -2,16 +2,13 @@
 //! with the helper's own argument checks (`crate::privileged::validate`), so that a spec that
 //! validates is never refused by them half-way through an apply.
 
-use super::path::{Seg, key};
+use super::path::{Finding, Seg, key};
 use super::types::{SUBID_MIN, Spec, SubidStart, parse_duration};
 use crate::allow;
 use crate::k3s_releases;
 use crate::names;
 use crate::privileged::validate as rules;
 use std::collections::BTreeSet;
-
-/// (field path, message, hint)
-pub type Finding = (Vec<Seg>, String, Option<String>);
 
 /// Every semantic problem in the spec; empty means valid.
 pub fn validate(spec: &Spec) -> Vec<Finding> {
@@ -211,6 +208,7 @@ pub fn validate(spec: &Spec) -> Vec<Finding> {
             Some("write it as 300s or 5m".into()),
         )),
     }
+    super::validate_network::check(spec, &mut out);
     out
 }
 

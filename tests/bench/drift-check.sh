@@ -15,6 +15,9 @@ done
 [[ $(sysctl -n net.ipv4.ip_forward) == 1 ]] || note "ip_forward"
 (($(sysctl -n user.max_user_namespaces) >= 28633)) || note "max_user_namespaces"
 [[ ! -e /proc/sys/kernel/unprivileged_userns_clone || $(sysctl -n kernel.unprivileged_userns_clone) == 1 ]] || note "userns_clone"
+(($(sysctl -n fs.inotify.max_user_instances) >= 512)) || note "inotify instances"
+(($(sysctl -n fs.inotify.max_user_watches) >= 524288)) || note "inotify watches"
+grep -qx 'fs.inotify.max_user_watches = 524288' /etc/sysctl.d/90-groundwork.conf 2>/dev/null || note "sysctl file"
 grep -qx 'net.ipv4.ip_forward = 1' /etc/sysctl.d/90-groundwork.conf 2>/dev/null || note "sysctl file"
 for m in fuse tun br_netfilter overlay iptable_nat iptable_filter ip6table_nat ip6table_filter xt_MASQUERADE xt_conntrack xt_comment xt_mark xt_multiport xt_addrtype; do
   grep -q "^$m " /proc/modules || grep -q "/$m.ko" "/lib/modules/$(uname -r)/modules.builtin" || note "module $m"

@@ -11,8 +11,9 @@ it started becomes `exec ...`. Left out, because the floor binary does them as w
 main() runs: the dynamic loader's (ld.so.preload, ld.so.cache, the shared libraries), the Rust
 runtime's start-up (/proc/self/maps), and groundwork's own execve. Looks at an open descriptor
 (fstat) are not separate inputs. A path done twice is done once by the floor: the repeat is
-groundwork's overhead, not necessary work. Writes are refused: a drift check on a converged host
-with a warm cache writes nothing.
+groundwork's overhead, not necessary work. The global lock that drift takes (an apply and a drift
+check never interleave) becomes `lock PATH`: the floor takes it too. Any other write is refused: a
+drift check on a converged host with a warm cache writes nothing.
 """
 
 import re
@@ -79,9 +80,13 @@ def main():
             if loader(path):
                 continue
             if re.search(r"O_WRONLY|O_RDWR|O_CREAT", args):
-                refused.append(path)
-                continue
-            op = ("dir " if "O_DIRECTORY" in args else "read ") + path
+                if path.endswith("/groundwork.lock"):
+                    op = "lock " + path
+                else:
+                    refused.append(path)
+                    continue
+            else:
+                op = ("dir " if "O_DIRECTORY" in args else "read ") + path
         elif call in ("newfstatat", "statx", "access", "faccessat2"):
             if call in ("newfstatat", "statx", "faccessat2"):
                 if not strings or strings[0] == "":

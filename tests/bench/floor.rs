@@ -9,6 +9,7 @@
 //! - `dir PATH`: list the directory;
 //! - `stat PATH`: look at the path without following a last symlink (absent is an answer);
 //! - `readlink PATH`: read the symbolic link;
+//! - `lock PATH`: open (create) the lock file and take an exclusive flock, as drift does;
 //! - `exec PROGRAM ARG...`: run the program to completion, its output read and dropped.
 
 use std::io::Read;
@@ -33,6 +34,18 @@ fn main() {
                 if let Ok(entries) = std::fs::read_dir(arg) {
                     total += entries.flatten().count();
                 }
+            }
+            "lock" => {
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(arg)
+                    .expect("the lock file opens");
+                let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+                    .expect("the lock is taken");
+                std::hint::black_box(&held);
             }
             "stat" => total += std::fs::symlink_metadata(arg).is_ok() as usize,
             "readlink" => total += std::fs::read_link(arg).is_ok() as usize,

@@ -10,7 +10,9 @@
 # Settings (environment): GW_BENCH_RUNS (groundwork and the floor, 100, in GW_BENCH_ROUNDS
 # interleaved rounds, 5), GW_BENCH_RUNS_BASH (20),
 # GW_BENCH_RUNS_ANSIBLE (5), GW_BENCH_ANSIBLE (ansible-core version, 2.19.14), GW_BENCH_OUT
-# (target/bench). Not part of tests/vm/run-suite.sh: see tests/bench/README.md.
+# (target/bench), GROUNDWORK_BIN_DIR (the binaries and examples/bench-floor, target/release: a
+# second build, e.g. GROUNDWORK_NO_PIE=1 into another target dir, is timed the same way).
+# Not part of tests/vm/run-suite.sh: see tests/bench/README.md.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -26,7 +28,7 @@ RUNS_ANSIBLE=${GW_BENCH_RUNS_ANSIBLE:-5}
 # Debian 12's own packages, unpacked (not installed: the guest's dpkg database is an input of
 # every contestant and stays as groundwork left it). python3-apt is what Ansible's apt module needs.
 DEBS=(hyperfine strace libunwind8 time python3-apt)
-BENCH_BIN=$REPO/target/release
+BENCH_BIN=${GROUNDWORK_BIN_DIR:-$REPO/target/release}
 
 die() {
   echo "peers: $*" >&2

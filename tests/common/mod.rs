@@ -154,6 +154,11 @@ impl Host {
         host.mkdir("/run/systemd/system")
             .mkdir("/home")
             .mkdir("/var/lib/systemd/linger");
+        // Not in the captured trees, which predate the default spec's inotify minimums (capture.sh
+        // records them now): the kernel's own default of instances, and its floor of watches
+        // (kernels from 5.11 compute the default from the memory, never below 8192).
+        host.write("/proc/sys/fs/inotify/max_user_instances", "128\n")
+            .write("/proc/sys/fs/inotify/max_user_watches", "8192\n");
         host
     }
 
@@ -173,8 +178,11 @@ impl Host {
             }
         }
         host.install_k3s(STANDIN_VERSION);
-        // apply raises the limit (the VMs had 7811 and 7825) and persists every setting.
+        // apply raises the limits (the VMs had 7811 and 7825 namespaces, and the kernel's 128
+        // inotify instances) and persists every setting.
         host.write("/proc/sys/user/max_user_namespaces", "28633\n");
+        host.write("/proc/sys/fs/inotify/max_user_instances", "512\n");
+        host.write("/proc/sys/fs/inotify/max_user_watches", "524288\n");
         // groundwork's file, as apply writes it: what the plan for this host wants there.
         let facts = sysctl::observe(&groundwork::host::HostRoot::new(host.root()), &spec)
             .expect("the fixture's sysctls");

@@ -2,7 +2,7 @@
 # Provisions one lab host with groundwork, the same way everywhere: the Vagrant lab (Vagrantfile)
 # and the qemu suite's apply scenarios run this one script inside the guest, as root.
 #
-#   provision.sh [--skip-cluster] SPEC [PACKAGE.deb | BIN_DIR]
+#   provision.sh [--skip-cluster] [--system-spec] SPEC [PACKAGE.deb | BIN_DIR]
 #
 # A PACKAGE.deb (packaging/build.sh deb) is installed with apt-get, which also installs its
 # dependencies: groundwork in /usr/bin, the helper in /usr/libexec/groundwork. A BIN_DIR
@@ -12,16 +12,20 @@
 # `groundwork apply --yes SPEC` and `groundwork verify SPEC`. --skip-cluster is for hosts that
 # run a stand-in for k3s (the qemu suite has no real k3s binary): apply does not wait for a
 # cluster, and verify runs only its rootless smoke test (user namespace, network, devices,
-# delegation).
+# delegation). --system-spec first installs SPEC as /etc/groundwork/spec.yaml (root-owned: the
+# spec groundwork's commands use when none is named, so `groundwork drift` in the guest needs no
+# argument) and provisions from there; the Vagrant lab uses it, since its uploads belong to the
+# SSH user and apply refuses, as root, a spec another user could change.
 #
 # Exit code: apply's when it fails (1 failed, 3 blocked), else verify's; 64 on bad usage.
 set -euo pipefail
 
 HELPER_PATH=/usr/local/libexec/groundwork-helper
 AGENT_PATH=/usr/local/bin/groundwork
+SYSTEM_SPEC=/etc/groundwork/spec.yaml
 
 usage() {
-  echo "usage: $0 [--skip-cluster] SPEC [PACKAGE.deb | BIN_DIR]" >&2
+  echo "usage: $0 [--skip-cluster] [--system-spec] SPEC [PACKAGE.deb | BIN_DIR]" >&2
   exit 64
 }
 
@@ -67,12 +71,18 @@ run_timed() {
 }
 
 main() {
-  local spec bin_dir apply_args=(--yes) verify_args=()
-  if [[ "${1:-}" == --skip-cluster ]]; then
-    apply_args+=(--no-verify)
-    verify_args+=(--skip-cluster)
+  local spec bin_dir apply_args=(--yes) verify_args=() system_spec=no
+  while [[ "${1:-}" == --* ]]; do
+    case "$1" in
+      --skip-cluster)
+        apply_args+=(--no-verify)
+        verify_args+=(--skip-cluster)
+        ;;
+      --system-spec) system_spec=yes ;;
+      *) usage ;;
+    esac
     shift
-  fi
+  done
   (($# >= 1 && $# <= 2)) || usage
   spec=$1
   bin_dir=${2:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/target/release}
@@ -88,6 +98,11 @@ main() {
     install_package "$bin_dir"
   else
     install_binaries "$bin_dir"
+  fi
+  if [[ "$system_spec" == yes ]]; then
+    install -D -o root -g root -m 0644 "$spec" "$SYSTEM_SPEC"
+    step "installed the spec as $SYSTEM_SPEC"
+    spec=$SYSTEM_SPEC
   fi
   run_timed apply "${apply_args[@]}" "$spec" || return $?
   run_timed verify "${verify_args[@]}" "$spec"

@@ -102,6 +102,9 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 SUMMARY=()
+# label=output.log of each failed scenario: the summary ends with the end of each, so that a log
+# that only keeps its last lines (CI's) still says why.
+FAILED_LOGS=()
 # 0 when the current release's booted snapshot failed: its scenarios boot their VMs.
 RELEASE_SNAPSHOTS=1
 # The exit code of the last scenario run (run_attempt).
@@ -183,6 +186,7 @@ run_scenario() {
   ((panics == 0)) || note+=" ($panics kernel panic, restarted)"
   if [[ "$RC" != 0 ]] && grep -q 'GUEST KERNEL PANIC' "$log"; then note+=" (guest kernel panic)"; fi
   label+=$note
+  [[ "$RC" == 0 || "$RC" == "$EXIT_SKIP" ]] || FAILED_LOGS+=("$label=$log")
   case "$RC" in
     0) record PASS "$label" $((SECONDS - t0)) ;;
     "$EXIT_SKIP") record SKIP "$label" $((SECONDS - t0)) ;;
@@ -219,6 +223,10 @@ print_summary() {
   echo "==== real-host VM suite summary"
   for line in "${SUMMARY[@]}"; do echo "  $line"; done
   ((SKIPPED == 0)) || tail=", $SKIPPED skipped"
+  for line in "${FAILED_LOGS[@]}"; do
+    echo "---- why ${line%%=*} failed: the last 25 lines of ${line#*=}"
+    tail -n 25 "${line#*=}" 2>/dev/null | sed 's/^/  | /'
+  done
   echo "vm-suite: $PASSED passed, $FAILED failed$tail"
 }
 

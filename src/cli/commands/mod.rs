@@ -12,7 +12,7 @@ mod misc;
 mod plan;
 mod verify;
 
-use crate::cli::args::{Command, Ctx, HelperCommand};
+use crate::cli::args::{Command, Ctx, HelperCommand, NetProbeCommand};
 use crate::engine::privilege::default_helper;
 use crate::exit;
 
@@ -72,6 +72,14 @@ pub async fn dispatch(ctx: Ctx, command: Command) -> i32 {
         Command::Completions { shell } => completions::run(shell),
         Command::Man { page, dir } => man::run(page.as_deref(), dir.as_deref()),
         Command::WriteUserFile { path, remove } => misc::write_user_file(&path, remove),
+        Command::NetProbe(NetProbeCommand::Listen { ports }) => {
+            crate::engine::verify::ports::listen(&ports)
+        }
+        Command::NetProbe(NetProbeCommand::Hostfwd {
+            socket,
+            port,
+            guest,
+        }) => crate::engine::verify::ports::hostfwd(&socket, port, &guest),
         Command::Schema => {
             crate::outln!("{}", crate::spec::schema_json());
             exit::OK

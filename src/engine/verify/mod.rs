@@ -6,6 +6,8 @@
 pub mod check;
 pub mod diagnose;
 pub mod health;
+pub mod netstage;
+pub mod ports;
 pub mod smoke;
 
 pub use check::Check;
@@ -32,6 +34,9 @@ pub struct Report {
     /// The spec verify checked against (a path, or "the embedded default spec").
     pub spec: String,
     pub smoke: Vec<Check>,
+    /// The network stage: each wanted port exposed through the port driver, the client's
+    /// address inside, and the path's throughput beside the host's loopback.
+    pub network: Vec<Check>,
     pub cluster: Vec<Check>,
     pub diagnosis: Vec<diagnose::Diagnosis>,
     /// Blocked plan items: root causes that only a person can fix, and that `apply` refuses to
@@ -57,21 +62,32 @@ pub struct Options {
     pub timeout: Option<Duration>,
 }
 
+/// What the failed checks said, one line each: the diagnosis reads it (with the unit's journal).
+pub fn failed_evidence<'a>(checks: impl IntoIterator<Item = &'a Check>) -> String {
+    checks
+        .into_iter()
+        .filter(|c| !c.ok)
+        .map(|c| format!("{}\n", c.detail))
+        .collect()
+}
+
 /// The report of the checks that ran, against the plan of the host. Public so that a report
 /// of recorded checks (the README's samples from the VM suite) renders through this same path.
 pub fn report(
     user: &str,
     smoke: Vec<Check>,
+    network: Vec<Check>,
     cluster: Vec<Check>,
     diagnosis: Vec<diagnose::Diagnosis>,
     plan: &Plan,
 ) -> Report {
-    let healthy = smoke.iter().chain(&cluster).all(|c| c.ok) && !smoke.is_empty();
+    let healthy = smoke.iter().chain(&network).chain(&cluster).all(|c| c.ok) && !smoke.is_empty();
     Report {
         format_version: REPORT_FORMAT_VERSION,
         user: user.to_string(),
         spec: plan.spec.clone(),
         smoke,
+        network,
         cluster,
         diagnosis,
         blocked: plan
@@ -134,6 +150,7 @@ pub async fn run(
                 vec![check],
                 Vec::new(),
                 Vec::new(),
+                Vec::new(),
                 plan,
             ));
         }
@@ -153,6 +170,16 @@ pub async fn run(
         });
         smoke_checks.push(check);
     }
+    // Ports need a working namespace and slirp4netns: after the smoke test, before k3s.
+    let k3s_running = crate::resources::unit_state::observe(root, facts.get::<AccountFacts>())
+        .is_ok_and(|u| u.active);
+    let network = netstage::stage(&target, spec, k3s_running).await;
+    for check in &network {
+        sink.event(Event::Check {
+            stage: "network",
+            check,
+        });
+    }
     let mut cluster = Vec::new();
     if !opts.skip_cluster {
         let timeout = opts
@@ -167,19 +194,25 @@ pub async fn run(
             });
         }
     }
-    let healthy = smoke_checks.iter().chain(&cluster).all(|c| c.ok);
+    let healthy = smoke_checks
+        .iter()
+        .chain(&network)
+        .chain(&cluster)
+        .all(|c| c.ok);
     let mut diagnosis = Vec::new();
     if !healthy {
-        let mut evidence: String = smoke_checks
-            .iter()
-            .chain(&cluster)
-            .filter(|c| !c.ok)
-            .map(|c| format!("{}\n", c.detail))
-            .collect();
+        let mut evidence = failed_evidence(smoke_checks.iter().chain(&network).chain(&cluster));
         evidence.push_str(&unit_journal(&target).await);
         diagnosis = diagnose::diagnose(&evidence, &diagnose::HostContext::from_facts(facts));
     }
-    Ok(report(&target.name, smoke_checks, cluster, diagnosis, plan))
+    Ok(report(
+        &target.name,
+        smoke_checks,
+        network,
+        cluster,
+        diagnosis,
+        plan,
+    ))
 }
 
 async fn kubectl(spec: &Spec, target: &Account, args: &[&str]) -> Result<String, String> {
@@ -284,6 +317,22 @@ async fn unit_will_not_start(target: &Account) -> Option<String> {
     }
 }
 
+/// The API server answers on its port from the host, through the port driver: what every
+/// kubectl and client outside the namespace needs.
+async fn api_from_host(spec: &Spec) -> Check {
+    let name = "API server answers from the host";
+    let port = crate::spec::network::api_port(spec).unwrap_or(crate::spec::network::API_PORT);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    match tokio::task::spawn_blocking(move || ports::tls_answers(addr)).await {
+        Ok(Ok(what)) => Check::pass(
+            name,
+            format!("127.0.0.1:{port} answered a TLS ClientHello with {what}"),
+        ),
+        Ok(Err(e)) => Check::fail(name, e),
+        Err(e) => Check::fail(name, format!("the probe panicked: {e}")),
+    }
+}
+
 async fn cluster_once(root: &HostRoot, spec: &Spec, facts: &Facts, target: &Account) -> Vec<Check> {
     let mut checks = Vec::new();
     let active = crate::resources::unit_state::observe(root, facts.get::<AccountFacts>())
@@ -303,6 +352,7 @@ async fn cluster_once(root: &HostRoot, spec: &Spec, facts: &Facts, target: &Acco
         return checks;
     }
     checks.push(Check::pass("kubeconfig written", kubeconfig));
+    checks.push(api_from_host(spec).await);
     match kubectl(spec, target, &["get", "nodes", "-o", "json"])
         .await
         .and_then(|j| health::nodes(&j))
@@ -430,6 +480,7 @@ mod tests {
         let r = report(
             "k3s",
             vec![Check::pass("smoke", "ok".into())],
+            vec![],
             vec![],
             vec![],
             &plan,

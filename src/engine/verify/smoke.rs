@@ -12,7 +12,7 @@ use tokio::io::AsyncReadExt;
 use tokio::process::Child;
 
 /// A check's process, started as the user in a process group of its own.
-fn spawn_in_group(
+pub(super) fn spawn_in_group(
     account: &Account,
     program: &str,
     args: &[&str],
@@ -38,7 +38,11 @@ fn spawn_in_group(
 /// group, which is killed once it exits or after 30 s: util-linux's `unshare --map-auto` leaves
 /// its id-mapping child blocked, holding the output pipes, when unshare(2) itself fails (for
 /// example with user.max_user_namespaces=0), and reading to EOF would then wait forever.
-async fn output_as(account: &Account, program: &str, args: &[&str]) -> Result<String, String> {
+pub(super) async fn output_as(
+    account: &Account,
+    program: &str,
+    args: &[&str],
+) -> Result<String, String> {
     let mut child = spawn_in_group(account, program, args, true)?;
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
     kill_group(&child);
@@ -83,14 +87,14 @@ fn kill_group(child: &Child) {
 }
 
 /// Kills a helper process, and whatever it started, on every path out of a check.
-struct Reaped {
-    child: Child,
-    pid: u32,
+pub(super) struct Reaped {
+    pub(super) child: Child,
+    pub(super) pid: u32,
 }
 
 impl Reaped {
     /// Stops the process and returns what it wrote to stderr: the evidence of a failed check.
-    async fn stop(mut self) -> String {
+    pub(super) async fn stop(mut self) -> String {
         kill_group(&self.child);
         let _ = self.child.wait().await;
         let mut text = String::new();
@@ -115,7 +119,7 @@ impl Drop for Reaped {
     }
 }
 
-fn spawn_as(account: &Account, program: &str, args: &[&str]) -> Result<Reaped, String> {
+pub(super) fn spawn_as(account: &Account, program: &str, args: &[&str]) -> Result<Reaped, String> {
     let child = spawn_in_group(account, program, args, false)?;
     let pid = child
         .id()
@@ -124,7 +128,7 @@ fn spawn_as(account: &Account, program: &str, args: &[&str]) -> Result<Reaped, S
 }
 
 /// Checks `f` every 100 ms until it answers or `timeout` passes; cancellable.
-async fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+pub(super) async fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let started = Instant::now();
     loop {
         if let Some(v) = f() {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A fresh Debian host provisioned by tests/vm/provision.sh, exactly as the Vagrant lab does it:
+# A fresh Debian host provisioned by tests/vm/provision.sh, as the Vagrant lab is:
 # `groundwork apply --yes` installs the packages from the offline repo, creates the account,
 # subids, sysctls, modules, delegation, linger, the k3s binary (a stand-in, from the guest's
 # loopback) and the user unit, then verify passes: the rootless smoke test, and the cluster stage

@@ -7,7 +7,8 @@
 #   userns      user.max_user_namespaces=0 (verify must also finish, and leave no process behind:
 #               util-linux's unshare strands its id-mapping child when unshare(2) fails)
 #   tun         tun unloaded and blocked from loading (a bare `rmmod tun` is not enough: opening
-#               /dev/net/tun loads it again)
+#               /dev/net/tun loads it again); k3s's slirp4netns holds the device (the stand-in's
+#               too, for its API port), so the unit stops first, as it would have to for a person
 #   delegation  the drop-in removed and the user manager restarted: Debian's default delegation
 #               (cpu memory pids, on 12 and 13 alike) lacks cpuset and io; `groundwork apply`
 #               repairs it
@@ -52,11 +53,13 @@ printf 'userns.leftover=%s\n' "$(pgrep -u k3s -x unshare | wc -l)"
 sysctl -qw user.max_user_namespaces="$saved"
 
 echo 'install tun /bin/false' >/etc/modprobe.d/gw-test-no-tun.conf
+systemctl --user -M k3s@ stop k3s-rootless.service
 rmmod tun
 printf 'tun.guest=%s\n' "$(grep -c '^tun ' /proc/modules)"
 verify tun --skip-cluster
 rm -f /etc/modprobe.d/gw-test-no-tun.conf
 modprobe tun
+systemctl --user -M k3s@ start k3s-rootless.service
 
 mv /etc/systemd/system/user@.service.d/delegate.conf /root/delegate.conf.saved
 systemctl daemon-reload

@@ -442,3 +442,28 @@ fn the_smoke_checks_words_in_scenario_90_keep_their_diagnosis() {
         assert!(d.fix.contains(fix), "{id}: {}", d.fix);
     }
 }
+
+#[test]
+fn a_port_the_driver_cannot_bind_is_named_with_its_cause() {
+    let d = diagnosed(
+        "rootlesskit-builtin-privileged-port",
+        &HostContext::default(),
+    );
+    assert!(
+        d.cause
+            .contains("port 443 is below net.ipv4.ip_unprivileged_port_start (1024)"),
+        "{}",
+        d.cause
+    );
+    assert!(d.fix.contains("add 443 to `network.ports`"), "{}", d.fix);
+    let d = diagnosed("rootlesskit-builtin-port-in-use", &HostContext::default());
+    assert!(
+        d.cause.starts_with("port 6443 is already held"),
+        "{}",
+        d.cause
+    );
+    // slirp4netns does not say which port nor why: the diagnosis says so, and where to look.
+    let d = diagnosed("slirp4netns-add-hostfwd-failed", &HostContext::default());
+    assert!(d.cause.contains("does not say which"), "{}", d.cause);
+    assert!(d.fix.contains("groundwork verify"), "{}", d.fix);
+}

@@ -195,6 +195,43 @@ pub const SIGNATURES: &[Signature] = &[
         },
     },
     Signature {
+        id: "slirp4netns-too-old",
+        // RootlessKit's feature check of the slirp4netns it found (k3s's, or the host's).
+        needles: &[
+            "slirp4netns seems older than v0.4.0",
+            "this version of slirp4netns does not support --",
+        ],
+        explain: |_, _| {
+            finding(
+                "the slirp4netns k3s found is older than 0.4.0, or lacks a flag k3s passes it",
+                "k3s runs the slirp4netns of its data directory first, then the unit's PATH: upgrade the slirp4netns package (0.4.0 or later; Debian 12 ships 1.2.0), or remove an older copy that comes first in that PATH",
+            )
+        },
+    },
+    Signature {
+        id: "port-privileged",
+        // RootlessKit's builtin port driver, annotating EACCES from bind(2).
+        needles: &["cannot expose privileged port"],
+        explain: port_privileged,
+    },
+    Signature {
+        id: "port-in-use",
+        // Go's net.Listen, as RootlessKit's builtin driver logs it ("listen: listen tcp ...").
+        needles: &["bind: address already in use"],
+        explain: port_in_use,
+    },
+    Signature {
+        id: "port-driver-slirp4netns",
+        // slirp4netns's API answers both causes in the same words.
+        needles: &["add_hostfwd: slirp_add_hostfwd failed"],
+        explain: |_, _| {
+            finding(
+                "slirp4netns could not bind a host port: it is below net.ipv4.ip_unprivileged_port_start, or another process holds it (slirp4netns does not say which)",
+                "run `groundwork verify`: its network stage exposes each port of `network.ports` through slirp4netns and names the cause; a port below 1024 belongs in `network.ports`, so that `groundwork apply` lowers the sysctl to it",
+            )
+        },
+    },
+    Signature {
         id: "rootful-config",
         needles: &["open /etc/rancher/k3s/config.yaml: permission denied"],
         explain: |_, _| {
@@ -210,6 +247,59 @@ pub const SIGNATURES: &[Signature] = &[
 fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let rest = &text[text.find(start)? + start.len()..];
     Some(&rest[..rest.find(end)?])
+}
+
+/// The number after `start` in the line, when there is one.
+fn number_after(lower: &str, start: &str) -> Option<u32> {
+    let rest = &lower[lower.find(start)? + start.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// `cannot expose privileged port P, you can add '...=P' to /etc/sysctl.conf (currently N)`.
+fn port_privileged(line: &Line, _: &HostContext) -> Finding {
+    let port = number_after(&line.lower, "cannot expose privileged port ");
+    let start = number_after(&line.lower, "(currently ");
+    match (port, start) {
+        (Some(port), Some(start)) => finding(
+            format!(
+                "port {port} is below net.ipv4.ip_unprivileged_port_start ({start}), so the user may not bind it on the host"
+            ),
+            format!(
+                "add {port} to `network.ports` and run `groundwork apply`: it lowers the sysctl to {port} (which lets every local user listen on ports {port} to 1023); or use a port of {start} or above"
+            ),
+        ),
+        _ => finding(
+            "a port is below net.ipv4.ip_unprivileged_port_start, so the user may not bind it on the host",
+            "add the port to `network.ports` and run `groundwork apply`, or use a port of 1024 or above",
+        ),
+    }
+}
+
+/// `listen tcp :6443: bind: address already in use`: the port is the number before `: bind`.
+fn port_in_use(line: &Line, _: &HostContext) -> Finding {
+    let port = line
+        .lower
+        .find(": bind: address already in use")
+        .and_then(|end| {
+            let head = &line.lower[..end];
+            let digits: String = head
+                .chars()
+                .rev()
+                .take_while(char::is_ascii_digit)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            digits.parse::<u16>().ok()
+        });
+    let port = port.map_or_else(|| "a port".to_string(), |p| format!("port {p}"));
+    finding(
+        format!("{port} is already held by another process (a second k3s, or another service)"),
+        format!(
+            "find the holder (`ss -ltnp` as root names it) and stop it, or move the service off {port}; `groundwork verify` names the holder when it may see it"
+        ),
+    )
 }
 
 /// `a`, `a and b`, `a, b and c`.
