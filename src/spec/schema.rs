@@ -6,15 +6,25 @@ use super::path::Seg;
 use super::types::Spec;
 use serde_json::Value;
 
-/// The JSON Schema of the spec, as committed in schema/groundwork.schema.json.
+/// The JSON Schema of the spec, generated from the types: what `groundwork schema` prints and
+/// schema/groundwork.schema.json holds (tests/schema.rs keeps the two equal).
 pub fn schema_json() -> String {
-    serde_json::to_string_pretty(spec_schema()).expect("a schema always serializes")
+    serde_json::to_string_pretty(&generated()).expect("a schema always serializes")
 }
 
-/// The schema as a value, made once: the spec's checks walk it.
+fn generated() -> Value {
+    serde_json::to_value(schemars::schema_for!(Spec)).expect("a schema is JSON")
+}
+
+/// The committed schema, built into the binary.
+const COMMITTED: &str = include_str!("../../schema/groundwork.schema.json");
+
+/// The schema as a value, made once: the spec's checks walk it. Read from the committed copy
+/// rather than generated: generating it took more instructions than the rest of `drift`
+/// (tests/bench/README.md), and every command loads a spec.
 pub(super) fn spec_schema() -> &'static Value {
     static SCHEMA: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
-        serde_json::to_value(schemars::schema_for!(Spec)).expect("a schema is JSON")
+        serde_json::from_str(COMMITTED).expect("schema/groundwork.schema.json is JSON")
     });
     &SCHEMA
 }
@@ -92,6 +102,14 @@ mod tests {
     use crate::names;
     use crate::spec::parse_duration;
     use regex_automata::meta::Regex;
+
+    #[test]
+    fn the_schema_the_checks_walk_is_the_one_the_types_make() {
+        assert!(
+            *spec_schema() == generated(),
+            "schema/groundwork.schema.json is stale: regenerate it with `cargo run -- schema > schema/groundwork.schema.json`"
+        );
+    }
 
     fn matches(pattern: &Value, s: &str) -> bool {
         Regex::new(pattern.as_str().expect("a pattern"))
