@@ -7,7 +7,7 @@ use crate::authority::Executor;
 use crate::engine::events::{Event, FnSink};
 use crate::engine::host_ops::LiveHost;
 use crate::engine::lock::Wait;
-use crate::engine::privilege::{DEFAULT_HELPER, Privilege};
+use crate::engine::privilege::{Privilege, default_helper as helper_path};
 use crate::engine::{self, ApplyOptions, ApplyStatus, StepOutcome, Target};
 use crate::host::HostRoot;
 use crate::plan::Plan;
@@ -35,7 +35,7 @@ struct Args {
 }
 
 fn default_helper() -> String {
-    DEFAULT_HELPER.into()
+    helper_path().into()
 }
 
 fn diff_of(plan: &Plan) -> Vec<Value> {

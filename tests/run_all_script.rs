@@ -46,6 +46,8 @@ fn sandbox() -> tempfile::TempDir {
         "vagrant",
         "man",
         "python3",
+        "lintian",
+        "dpkg-shlibdeps",
         "slirp4netns",
         "libvirtd",
         "virsh",
@@ -136,11 +138,13 @@ fn the_vm_suite_runs_in_two_lanes_and_a_failed_lane_fails_the_run() {
     let (code, text) = run(dir.path(), "tests/run-all.sh", &[]);
     assert_eq!(code, 0, "{text}");
     assert!(
-        text.contains("[A] releases=[bookworm] bookworm=[10 20] trixie=[10 20 30 40 50 90]"),
+        text.contains("[A] releases=[bookworm] bookworm=[10 20] trixie=[10 20 22 30 40 50 90]"),
         "{text}"
     );
     assert!(
-        text.contains("[B] releases=[ trixie bookworm] bookworm=[85] trixie=[10 20 30 40 50 90]"),
+        text.contains(
+            "[B] releases=[ trixie bookworm] bookworm=[85] trixie=[10 20 22 30 40 50 90]"
+        ),
         "{text}"
     );
     let (code, text) = run(dir.path(), "tests/run-all.sh", &[("LANE_B_RC", "1")]);
@@ -148,7 +152,7 @@ fn the_vm_suite_runs_in_two_lanes_and_a_failed_lane_fails_the_run() {
     let (code, text) = run(dir.path(), "tests/run-all.sh", &[("GW_VM_LANES", "1")]);
     assert_eq!(code, 0, "{text}");
     assert!(
-        text.contains("releases=[bookworm trixie] bookworm=[] trixie=[10 20 30 40 50 90]"),
+        text.contains("releases=[bookworm trixie] bookworm=[] trixie=[10 20 22 30 40 50 90]"),
         "{text}"
     );
     assert!(!text.contains("[A]"), "{text}");

@@ -1,7 +1,6 @@
 //! The command line's arguments (clap): the global options, and one variant per command.
 
 use crate::authority::Executor;
-use crate::engine::privilege::DEFAULT_HELPER;
 use crate::host::HostRoot;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -142,9 +141,11 @@ pub enum Command {
         /// Progress for people, or JSON Lines: the plan, one event per step, a summary.
         #[arg(long, short, value_enum, default_value_t = StreamOutput::Human)]
         output: StreamOutput,
-        /// The privileged helper, run through `sudo -n` when groundwork is not root.
-        #[arg(long, value_name = "PATH", default_value = DEFAULT_HELPER)]
-        helper: String,
+        /// The privileged helper, run through `sudo -n` when groundwork is not root [default:
+        /// /usr/libexec/groundwork/groundwork-helper (the package's), else
+        /// /usr/local/libexec/groundwork-helper, whichever root owns].
+        #[arg(long, value_name = "PATH")]
+        helper: Option<String>,
         /// Skip the rootless smoke test and health check that follow a converged apply.
         #[arg(long)]
         no_verify: bool,
@@ -236,8 +237,10 @@ pub enum HelperCommand {
     /// Print the sudoers line that lets USER run exactly the helper, without a password.
     Sudoers {
         user: String,
-        #[arg(long, value_name = "PATH", default_value = DEFAULT_HELPER)]
-        helper: String,
+        /// The helper the line names [default: the one apply runs: the package's, else
+        /// /usr/local/libexec/groundwork-helper, whichever root owns].
+        #[arg(long, value_name = "PATH")]
+        helper: Option<String>,
     },
 }
 

@@ -9,7 +9,27 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
 
-pub const DEFAULT_HELPER: &str = "/usr/local/libexec/groundwork-helper";
+/// Where the groundwork package installs the helper.
+pub const PACKAGED_HELPER: &str = "/usr/libexec/groundwork/groundwork-helper";
+/// Where the README's install from source puts it.
+pub const SOURCE_HELPER: &str = "/usr/local/libexec/groundwork-helper";
+
+/// The helper to run when none is named: the packaged one, else the one installed from source,
+/// whichever is root's (a regular file owned by root and writable by root alone, in directories
+/// only root can change). A copy that another user could have replaced is never chosen: sudo
+/// would run it as root. With neither installed, the source install's path, which the messages
+/// then name: a package always brings its helper.
+pub fn default_helper() -> &'static str {
+    first_roots(&[PACKAGED_HELPER, SOURCE_HELPER]).unwrap_or(SOURCE_HELPER)
+}
+
+/// The first of `candidates` that is root's.
+fn first_roots<'a>(candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .copied()
+        .find(|p| privileged::k3s_install::is_roots(Path::new(p)).unwrap_or(false))
+}
 
 #[derive(Debug, Clone)]
 pub enum Privilege {
@@ -179,11 +199,11 @@ async fn run_helper(
                 changed: false,
                 msg: format!(
                     "cannot run the privileged helper through `sudo -n {helper}` ({}){write_err}.\n\
-                     groundwork needs root for this step. Either run it as root, or install the helper and allow {user} to run it:\n  \
-                     install -o root -g root -m 0755 groundwork-helper {helper}\n  \
+                     groundwork needs root for this step. Either run it as root, or {}allow {user} to run it:\n  \
                      echo '{}' > /etc/sudoers.d/groundwork && visudo -cf /etc/sudoers.d/groundwork\n\
                      (`groundwork helper sudoers {user}` prints that line.)",
                     stderr.trim(),
+                    install_hint(helper),
                     sudoers_line(user, helper)
                 ),
             })
@@ -191,9 +211,95 @@ async fn run_helper(
     }
 }
 
+/// How to put the helper in place, when it is not there as root's: nothing when it is.
+fn install_hint(helper: &str) -> String {
+    if first_roots(&[helper]).is_some() {
+        String::new()
+    } else if helper == PACKAGED_HELPER {
+        format!("reinstall the groundwork package (it brings {helper}) and ")
+    } else {
+        format!(
+            "install the helper (the groundwork package brings it as {PACKAGED_HELPER}; from a source build: \
+             `install -o root -g root -m 0755 groundwork-helper {helper}`) and "
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The default helper is the first candidate that root alone controls: a copy that a user
+    /// could have written or swapped (its file, or a directory above it) is passed over.
+    #[test]
+    fn the_default_helper_is_the_first_that_is_roots() {
+        use std::os::unix::fs::PermissionsExt;
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("==== SKIPPED (needs root): choosing the helper by its owner ====");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs the tests as root"
+            );
+            return;
+        }
+        let mode = |p: &Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+        };
+        // Under /root: every directory above is root's and closed to others.
+        let dir = tempfile::tempdir_in("/root").unwrap();
+        let helper = |name: &str, m: u32| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, "#!/bin/sh\n").unwrap();
+            mode(&p, m);
+            p.to_str().unwrap().to_string()
+        };
+        let good = helper("good", 0o755);
+        let group_writable = helper("group-writable", 0o775);
+        let others = helper("others", 0o755);
+        nix::unistd::chown(
+            Path::new(&others),
+            Some(nix::unistd::Uid::from_raw(65534)),
+            None,
+        )
+        .unwrap();
+        let open_dir = dir.path().join("open");
+        std::fs::create_dir(&open_dir).unwrap();
+        mode(&open_dir, 0o777);
+        let in_open_dir = open_dir.join("helper");
+        std::fs::write(&in_open_dir, "#!/bin/sh\n").unwrap();
+        mode(&in_open_dir, 0o755);
+        let in_open_dir = in_open_dir.to_str().unwrap().to_string();
+        let missing = dir.path().join("missing").to_str().unwrap().to_string();
+
+        assert_eq!(first_roots(&[&good, &missing]), Some(good.as_str()));
+        assert_eq!(first_roots(&[&missing, &good]), Some(good.as_str()));
+        for bad in [&group_writable, &others, &in_open_dir] {
+            assert_eq!(first_roots(&[bad, &good]), Some(good.as_str()), "{bad}");
+            assert_eq!(first_roots(&[bad]), None, "{bad}");
+        }
+        assert_eq!(first_roots(&[&missing]), None);
+        // Only the two fixed paths are ever candidates, and the answer is one of them.
+        assert!([PACKAGED_HELPER, SOURCE_HELPER].contains(&default_helper()));
+    }
+
+    /// The message when sudo cannot run the helper says what is missing: the helper only when
+    /// it is not root's, and always the rule.
+    #[test]
+    fn the_install_hint_names_the_helper_only_when_it_is_missing() {
+        let hint = install_hint("/nonexistent/groundwork-helper");
+        assert!(
+            hint.contains(
+                "`install -o root -g root -m 0755 groundwork-helper /nonexistent/groundwork-helper`"
+            ),
+            "{hint}"
+        );
+        assert!(hint.contains(PACKAGED_HELPER), "{hint}");
+        if nix::unistd::geteuid().is_root() {
+            // /bin/sh's target is root's on any host these tests run on.
+            let sh = std::fs::canonicalize("/bin/sh").unwrap();
+            assert_eq!(install_hint(sh.to_str().unwrap()), "");
+        }
+    }
 
     /// A stand-in for `sudo -n groundwork-helper` (no sudo here): like the helper, it reads
     /// stdin to EOF before it answers. The request must arrive whole and the pipe must close;

@@ -734,6 +734,16 @@ vm_install_lab() {
     fail "installing the lab in '$name' failed"
 }
 
+# vm_deb: the Debian package to install (GROUNDWORK_DEB, else the one packaging/build.sh left in
+# target/debian/, which it empties first); fails the scenario, saying how to build one, when
+# there is none.
+vm_deb() {
+  local deb=${GROUNDWORK_DEB:-} built=("$GW_REPO"/target/debian/groundwork_*.deb)
+  [[ -n "$deb" ]] || deb=${built[-1]}
+  [[ -f "$deb" ]] || fail "no Debian package ($deb): build it with packaging/build.sh deb"
+  printf '%s\n' "$deb"
+}
+
 # vm_provision NAME: runs provision.sh in the guest on the lab spec (apply, then verify: the
 # rootless smoke test, and the cluster stage against the k3s stand-in); prints its output and
 # returns its exit code.

@@ -2,19 +2,20 @@
 # Provisions one lab host with groundwork, the same way everywhere: the Vagrant lab (Vagrantfile)
 # and the qemu suite's apply scenarios run this one script inside the guest, as root.
 #
-#   provision.sh [--skip-cluster] [--system-spec] SPEC [BIN_DIR]
+#   provision.sh [--skip-cluster] [--system-spec] SPEC [PACKAGE.deb | BIN_DIR]
 #
-# BIN_DIR (default: target/release beside this script's repo) holds the release binaries
-# `groundwork` and, once it exists, `groundwork-helper`. The script installs them
-# (/usr/local/bin/groundwork; the helper root-owned 0755 at /usr/local/libexec/groundwork-helper,
-# the one path its sudoers rule names), then runs `groundwork apply --yes SPEC` and
-# `groundwork verify SPEC`. --skip-cluster is for hosts that run a stand-in for k3s (the qemu
-# suite has no real k3s binary): apply does not wait for a cluster, and verify runs only its
-# rootless smoke test (user namespace, network, devices, delegation). --system-spec first installs
-# SPEC as /etc/groundwork/spec.yaml (root-owned: the spec groundwork's commands use when none is
-# named, so `groundwork drift` in the guest needs no argument) and provisions from there; the
-# Vagrant lab uses it, since its uploads belong to the SSH user and apply refuses, as root, a spec
-# another user could change.
+# A PACKAGE.deb (packaging/build.sh deb) is installed with apt-get, which also installs its
+# dependencies: groundwork in /usr/bin, the helper in /usr/libexec/groundwork. A BIN_DIR
+# (default: target/release beside this script's repo) holds the release binaries `groundwork`
+# and `groundwork-helper`, installed the README's way from source (/usr/local/bin/groundwork; the
+# helper root-owned 0755 at /usr/local/libexec/groundwork-helper). Then the script runs
+# `groundwork apply --yes SPEC` and `groundwork verify SPEC`. --skip-cluster is for hosts that
+# run a stand-in for k3s (the qemu suite has no real k3s binary): apply does not wait for a
+# cluster, and verify runs only its rootless smoke test (user namespace, network, devices,
+# delegation). --system-spec first installs SPEC as /etc/groundwork/spec.yaml (root-owned: the
+# spec groundwork's commands use when none is named, so `groundwork drift` in the guest needs no
+# argument) and provisions from there; the Vagrant lab uses it, since its uploads belong to the
+# SSH user and apply refuses, as root, a spec another user could change.
 #
 # Exit code: apply's when it fails (1 failed, 3 blocked), else verify's; 64 on bad usage.
 set -euo pipefail
@@ -24,7 +25,7 @@ AGENT_PATH=/usr/local/bin/groundwork
 SYSTEM_SPEC=/etc/groundwork/spec.yaml
 
 usage() {
-  echo "usage: $0 [--skip-cluster] [--system-spec] SPEC [BIN_DIR]" >&2
+  echo "usage: $0 [--skip-cluster] [--system-spec] SPEC [PACKAGE.deb | BIN_DIR]" >&2
   exit 64
 }
 
@@ -44,6 +45,19 @@ install_binaries() {
   else
     step "installed $AGENT_PATH (no groundwork-helper in $bin_dir yet)"
   fi
+  "$AGENT_PATH" --version
+}
+
+install_package() {
+  local deb=$1
+  # apt-get takes a local package only as a path (./name.deb or /dir/name.deb).
+  [[ "$deb" == /* ]] || deb=./$deb
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall "$deb" || {
+    echo "provision: apt-get could not install $deb (its dependencies must be in the host's apt sources)" >&2
+    exit 1
+  }
+  AGENT_PATH=/usr/bin/groundwork
+  step "installed the package $(dpkg-query -W -f='${Package} ${Version}' groundwork)"
   "$AGENT_PATH" --version
 }
 
@@ -73,14 +87,18 @@ main() {
   spec=$1
   bin_dir=${2:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/target/release}
   [[ $EUID -eq 0 ]] || {
-    echo "provision: run as root (it installs into /usr/local)" >&2
+    echo "provision: run as root (it installs groundwork)" >&2
     exit 1
   }
   [[ -r "$spec" ]] || {
     echo "provision: cannot read the spec $spec" >&2
     exit 1
   }
-  install_binaries "$bin_dir"
+  if [[ "$bin_dir" == *.deb ]]; then
+    install_package "$bin_dir"
+  else
+    install_binaries "$bin_dir"
+  fi
   if [[ "$system_spec" == yes ]]; then
     install -D -o root -g root -m 0644 "$spec" "$SYSTEM_SPEC"
     step "installed the spec as $SYSTEM_SPEC"

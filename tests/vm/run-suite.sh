@@ -7,7 +7,7 @@
 #   tests/vm/run-suite.sh 10-fresh-plan 20  a subset: full names, or number prefixes
 #   GW_VM_RELEASE=trixie tests/vm/run-suite.sh 10 20    on Debian 13 instead (12 and 13 work too)
 #   GW_VM_RELEASES="bookworm trixie" tests/vm/run-suite.sh 10 20   each release in turn
-#   GW_VM_RELEASES="bookworm trixie" GW_VM_TRIXIE_SCENARIOS="10 20 30 40 50 90" tests/vm/run-suite.sh
+#   GW_VM_RELEASES="bookworm trixie" GW_VM_TRIXIE_SCENARIOS="10 20 22 30 40 50 90" tests/vm/run-suite.sh
 #                                           everything on bookworm, those six on trixie
 #
 # GW_VM_RELEASES (default: GW_VM_RELEASE, else bookworm) lists the releases; each gets its own

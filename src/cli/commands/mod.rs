@@ -13,6 +13,7 @@ mod plan;
 mod verify;
 
 use crate::cli::args::{Command, Ctx, HelperCommand, NetProbeCommand};
+use crate::engine::privilege::default_helper;
 use crate::exit;
 
 pub async fn dispatch(ctx: Ctx, command: Command) -> i32 {
@@ -38,7 +39,7 @@ pub async fn dispatch(ctx: Ctx, command: Command) -> i32 {
                 detailed_exitcodes,
                 no_wait,
                 output,
-                helper,
+                helper: helper.unwrap_or_else(|| default_helper().to_string()),
                 verify: !no_verify,
             };
             apply::run(&ctx, spec.as_deref(), &opts).await
@@ -60,7 +61,9 @@ pub async fn dispatch(ctx: Ctx, command: Command) -> i32 {
         }
         Command::Init { file, force } => init::run(&file, ctx.user.as_deref(), force),
         Command::Validate { spec, output } => misc::validate(&spec, output),
-        Command::Helper(HelperCommand::Sudoers { user, helper }) => misc::sudoers(&user, &helper),
+        Command::Helper(HelperCommand::Sudoers { user, helper }) => {
+            misc::sudoers(&user, helper.as_deref().unwrap_or(default_helper()))
+        }
         Command::AnsibleModule { args_file } => {
             let (code, result) = crate::ansible::run(&args_file).await;
             crate::outln!("{result}");

@@ -209,8 +209,14 @@ pub fn files() -> Vec<Entry> {
             &["plan", "apply", "drift", "facts"],
         ),
         Entry::new(
-            crate::engine::privilege::DEFAULT_HELPER,
-            "The privileged helper that groundwork runs through `sudo -n` when it is not root.",
+            format!(
+                "{}, {}",
+                crate::engine::privilege::PACKAGED_HELPER,
+                crate::engine::privilege::SOURCE_HELPER
+            ),
+            "The privileged helper that groundwork runs through `sudo -n` when it is not root: \
+             the package's, else one installed from source, whichever root owns (never a copy \
+             that another user could have replaced).",
             &["apply", "helper-sudoers"],
         ),
         Entry::new(

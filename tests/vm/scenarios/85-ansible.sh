@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The README's fleet example with a real ansible-core (from PyPI, on the host) driving two fresh
 # Debian 12 VMs over SSH on 127.0.0.1: examples/ansible/site.yml, run verbatim with an inventory
-# that sets only connection and per-host variables, copies the release binaries and the helper,
-# installs the sudoers rule and the spec, and converges each host through the groundwork module
-# (examples/ansible/library/groundwork). What it proves:
-#   - the first run reports changed on both hosts, and the guests' own tools (sysctl, /etc/subuid,
-#     the k3s user manager, sudo -l) show the converged host and the binaries the playbook copied;
+# that sets only connection and per-host variables, copies and installs the Debian package
+# (packaging/build.sh deb), installs the sudoers rule and the spec, and converges each host
+# through the groundwork module (examples/ansible/library/groundwork). What it proves:
+#   - the first run reports changed on both hosts, and the guests' own tools (dpkg, sysctl,
+#     /etc/subuid, the k3s user manager, sudo -l) show the converged host and the package's
+#     binaries in their places;
 #   - a second run reports changed=0 on both;
 #   - after a drift made by hand on one host, `--check --diff` shows that resource's before/after
 #     for that host only and changes nothing (the guest still has the drift);
@@ -21,7 +22,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 require_groundwork ansible-module
-[[ -f "$GW_BIN_DIR/groundwork-helper" ]] || fail "no groundwork-helper binary in $GW_BIN_DIR"
+DEB=$(vm_deb)
 
 # 2.19 runs on a Python 3.11+ controller and manages Python 3.8-3.13 hosts (Debian 12: 3.11).
 ANSIBLE_CORE_VERSION=2.19.14
@@ -77,7 +78,7 @@ done
 
 WORK="$GW_VM_RUN/ansible"
 mkdir -p "$WORK/home" "$WORK/tmp"
-# Per-host connection settings; the playbook's variables (bin dir, spec) in the group's vars.
+# Per-host connection settings; the playbook's variables (package, spec) in the group's vars.
 {
   echo "[k3s_hosts]"
   for h in "${HOSTS[@]}"; do
@@ -94,7 +95,7 @@ mkdir -p "$WORK/home" "$WORK/tmp"
   echo "ansible_ssh_private_key_file=$(vm_image_dir)/id_ed25519"
   echo "ansible_python_interpreter=/usr/bin/python3"
   echo "ansible_pipelining=true"
-  echo "groundwork_bin_dir=$GW_BIN_DIR"
+  echo "groundwork_deb=$DEB"
   echo "groundwork_spec=$GW_VM_DIR/specs/lab.yaml"
 } >"$WORK/inventory.ini"
 vm_log "inventory:"$'\n'"$(cat "$WORK/inventory.ini")"
@@ -148,19 +149,20 @@ guest_facts() {
   vm_ssh "$1" bash -s <<'GUEST'
 set -u
 kv() { printf '%s=%s\n' "$1" "$2"; }
-kv groundwork_sha "$(sha256sum /usr/local/bin/groundwork 2>/dev/null | cut -d' ' -f1)"
-kv helper_sha "$(sha256sum /usr/local/libexec/groundwork-helper 2>/dev/null | cut -d' ' -f1)"
-kv helper_mode "$(stat -c '%U:%G %a' /usr/local/libexec/groundwork-helper 2>&1)"
+kv package "$(dpkg-query -W -f='${db:Status-Status}' groundwork 2>/dev/null)"
+kv groundwork_sha "$(sha256sum /usr/bin/groundwork 2>/dev/null | cut -d' ' -f1)"
+kv helper_sha "$(sha256sum /usr/libexec/groundwork/groundwork-helper 2>/dev/null | cut -d' ' -f1)"
+kv helper_mode "$(stat -c '%U:%G %a' /usr/libexec/groundwork/groundwork-helper 2>&1)"
 kv spec_sha "$(sha256sum /etc/groundwork/spec.yaml 2>/dev/null | cut -d' ' -f1)"
 kv sudoers "$(cat /etc/sudoers.d/groundwork 2>/dev/null)"
 kv sudoers_mode "$(stat -c '%U:%G %a' /etc/sudoers.d/groundwork 2>&1)"
 kv visudo "$(visudo -cq >/dev/null 2>&1 && echo ok || echo bad)"
-kv sudo_list "$(sudo -l -U k3s 2>/dev/null | grep -c 'NOPASSWD: /usr/local/libexec/groundwork-helper$')"
+kv sudo_list "$(sudo -l -U k3s 2>/dev/null | grep -c 'NOPASSWD: /usr/libexec/groundwork/groundwork-helper$')"
 kv ip_forward "$(sysctl -n net.ipv4.ip_forward)"
 kv subuid "$(grep '^k3s:' /etc/subuid | tr '\n' ' ')"
 kv unit_active "$(systemctl --user -M k3s@ is-active k3s-rootless.service 2>&1)"
 kv pkg_fuse_overlayfs "$([ "$(dpkg-query -W -f='${db:Status-Status}' fuse-overlayfs 2>/dev/null)" = installed ] && echo installed || echo missing)"
-if [ -x /usr/local/bin/groundwork ]; then
+if [ -x /usr/bin/groundwork ]; then
   groundwork drift /etc/groundwork/spec.yaml >/dev/null 2>&1
   kv drift "$?"
 else
@@ -169,13 +171,18 @@ fi
 GUEST
 }
 
-GW_SHA=$(sha256sum "$GW_BIN_DIR/groundwork" | cut -d' ' -f1)
-HELPER_SHA=$(sha256sum "$GW_BIN_DIR/groundwork-helper" | cut -d' ' -f1)
+# The binaries as the package holds them.
+PKG_TREE="$GW_VM_RUN/package-tree"
+mkdir -p "$PKG_TREE"
+dpkg-deb -x "$DEB" "$PKG_TREE"
+GW_SHA=$(sha256sum "$PKG_TREE/usr/bin/groundwork" | cut -d' ' -f1)
+HELPER_SHA=$(sha256sum "$PKG_TREE/usr/libexec/groundwork/groundwork-helper" | cut -d' ' -f1)
 SPEC_SHA=$(sha256sum "$GW_VM_DIR/specs/lab.yaml" | cut -d' ' -f1)
 
 for h in "${HOSTS[@]}"; do
   F=$(guest_facts "$h")
-  assert_eq "$h before the playbook: no /usr/local/bin/groundwork" "" "$(kv_get "$F" groundwork_sha)"
+  assert_eq "$h before the playbook: no groundwork package" "" "$(kv_get "$F" package)"
+  assert_eq "$h before the playbook: no /usr/bin/groundwork" "" "$(kv_get "$F" groundwork_sha)"
   assert_eq "$h before the playbook: no helper" "" "$(kv_get "$F" helper_sha)"
   assert_eq "$h before the playbook: no k3s subuid" "" "$(kv_get "$F" subuid)"
 done
@@ -188,16 +195,17 @@ assert_eq "first run: ansible-playbook exit code" 0 "$PB_RC"
 for h in "${HOSTS[@]}"; do
   assert_recap "first run" "$PB_OUT" "$h" failed 0
   assert_recap "first run" "$PB_OUT" "$h" unreachable 0
-  # The directories (one task), four copies (groundwork, helper, sudoers rule, spec) and the
-  # converge.
+  # The directories (one task), the package's copy and its install, the sudoers rule, the spec
+  # and the converge.
   assert_recap "first run" "$PB_OUT" "$h" changed 6
   assert_eq "first run: Converge the host on $h" changed "$(task_status "$PB_OUT" "Converge the host" "$h")"
   F=$(guest_facts "$h")
-  assert_eq "$h: /usr/local/bin/groundwork is the release binary" "$GW_SHA" "$(kv_get "$F" groundwork_sha)"
-  assert_eq "$h: the helper is the release binary" "$HELPER_SHA" "$(kv_get "$F" helper_sha)"
+  assert_eq "$h: the groundwork package is installed" installed "$(kv_get "$F" package)"
+  assert_eq "$h: /usr/bin/groundwork is the package's" "$GW_SHA" "$(kv_get "$F" groundwork_sha)"
+  assert_eq "$h: the helper is the package's" "$HELPER_SHA" "$(kv_get "$F" helper_sha)"
   assert_eq "$h: helper owner and mode" "root:root 755" "$(kv_get "$F" helper_mode)"
   assert_eq "$h: /etc/groundwork/spec.yaml is the lab spec" "$SPEC_SHA" "$(kv_get "$F" spec_sha)"
-  assert_eq "$h: sudoers rule" "k3s ALL=(root) NOPASSWD: /usr/local/libexec/groundwork-helper" "$(kv_get "$F" sudoers)"
+  assert_eq "$h: sudoers rule" "k3s ALL=(root) NOPASSWD: /usr/libexec/groundwork/groundwork-helper" "$(kv_get "$F" sudoers)"
   assert_eq "$h: sudoers rule owner and mode" "root:root 440" "$(kv_get "$F" sudoers_mode)"
   assert_eq "$h: visudo -c" ok "$(kv_get "$F" visudo)"
   assert_eq "$h: sudo -l -U k3s grants exactly the helper" 1 "$(kv_get "$F" sudo_list)"
