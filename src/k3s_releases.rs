@@ -48,6 +48,23 @@ pub const KNOWN: &[Release] = &[
     },
 ];
 
+/// k3s's release asset for a CPU architecture.
+pub fn asset_for(arch: &str) -> Result<&'static str, String> {
+    match arch {
+        "x86_64" | "amd64" => Ok("k3s"),
+        "aarch64" | "arm64" => Ok("k3s-arm64"),
+        "arm" | "armv7" | "armv7l" | "armhf" => Ok("k3s-armhf"),
+        other => Err(format!(
+            "k3s publishes no binary for the {other} architecture"
+        )),
+    }
+}
+
+/// The asset this host runs: the helper's own architecture, which is the host's.
+pub fn host_asset() -> Result<&'static str, String> {
+    asset_for(std::env::consts::ARCH)
+}
+
 pub fn by_sha256(sha256: &str) -> Option<&'static Release> {
     KNOWN.iter().find(|r| r.sha256 == sha256)
 }

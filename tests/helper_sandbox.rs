@@ -150,6 +150,24 @@ fn install_k3s_refuses_bytes_root_has_not_allowed() {
     )
     .assert_refused("not v1.20.0+k3s1");
 
+    // Found in review: a published release for another architecture passed the check (only
+    // the bytes' sha256 against their claimed version was compared), and would have replaced
+    // every user's k3s with a binary this host cannot run. Refused before any byte is read.
+    let host = k3s_releases::host_asset().expect("a host k3s publishes for");
+    let foreign = k3s_releases::KNOWN
+        .iter()
+        .find(|r| r.asset != host)
+        .expect("the table lists another architecture");
+    sb.run(
+        Call::user(MALLORY)
+            .json(json!({
+                "verb": "install_k3s", "version": foreign.version, "sha256": foreign.sha256,
+                "size": evil.len(), "install_path": K3S,
+            }))
+            .then_bytes(&evil),
+    )
+    .assert_refused("for another architecture than this host's");
+
     assert_eq!(
         sb.snapshot("/usr/local/bin"),
         before,

@@ -61,6 +61,25 @@ pub fn check_allowed(w: &Wanted, invoker: &Invoker, policy: &Policy) -> Result<(
     if invoker.is_root() {
         return Ok(());
     }
+    // A release from groundwork's table must also be this host's build: the arm64 binary
+    // installed on an amd64 host (found in review) breaks every user's k3s at once.
+    let from_table = !policy
+        .k3s_allowed_in_file()
+        .iter()
+        .any(|a| a.sha256 == w.sha256);
+    if from_table
+        && let Some(r) = crate::k3s_releases::by_sha256(w.sha256)
+        && crate::k3s_releases::host_asset() != Ok(r.asset)
+    {
+        return Err(VerbError::Refused(format!(
+            "sha256 {} is k3s {}'s `{}` asset, for another architecture than this host's ({}): the spec's k3s must be this host's build ({})",
+            w.sha256,
+            r.version,
+            r.asset,
+            std::env::consts::ARCH,
+            crate::k3s_releases::host_asset().unwrap_or("none published")
+        )));
+    }
     match policy.allowed_k3s(w.sha256) {
         Some(v) if v == w.version => Ok(()),
         Some(v) => Err(VerbError::Refused(format!(

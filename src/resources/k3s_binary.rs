@@ -152,17 +152,7 @@ const ROOTFUL_TRACES: [&str; 4] = [
     "/var/lib/rancher/k3s/server",
 ];
 
-/// k3s's release asset for a CPU architecture.
-pub fn asset_for(arch: &str) -> Result<&'static str, String> {
-    match arch {
-        "x86_64" | "amd64" => Ok("k3s"),
-        "aarch64" | "arm64" => Ok("k3s-arm64"),
-        "arm" | "armv7" | "armv7l" | "armhf" => Ok("k3s-armhf"),
-        other => Err(format!(
-            "k3s publishes no binary for the {other} architecture"
-        )),
-    }
-}
+pub use crate::k3s_releases::asset_for;
 
 const HASH_CACHE: &str = "k3s-hashes.json";
 const RELEASE_CACHE: &str = "k3s-releases.json";
