@@ -21,7 +21,7 @@ impl SubidEntry {
     }
 
     fn is_owned_by(&self, name: &str, uid: Option<u32>) -> bool {
-        self.owner == name || uid.is_some_and(|u| self.owner == u.to_string())
+        self.owner == name || uid.is_some_and(|u| is_decimal_of(&self.owner, u))
     }
 }
 
@@ -32,6 +32,14 @@ pub struct SubidFile {
     pub entries: Vec<SubidEntry>,
     /// Lines that are not `owner:start:count`.
     pub malformed_lines: Vec<usize>,
+}
+
+/// `owner` is `n` written in decimal, as `n.to_string()` writes it (no sign, no leading zero),
+/// without allocating that string for each line of a long file.
+fn is_decimal_of(owner: &str, n: u32) -> bool {
+    owner.bytes().all(|b| b.is_ascii_digit())
+        && (owner == "0" || !owner.starts_with('0'))
+        && owner.parse::<u32>() == Ok(n)
 }
 
 /// `[a_start, a_end)` and `[b_start, b_end)` share an id.
@@ -219,6 +227,23 @@ mod tests {
     }
 
     const B: (u32, u32) = (100_000, 600_100_000);
+
+    #[test]
+    fn an_owner_is_a_uid_only_as_to_string_writes_it() {
+        for (owner, n) in [("1001", 1001), ("0", 0), ("4294967295", u32::MAX)] {
+            assert!(is_decimal_of(owner, n), "{owner}");
+            assert_eq!(owner, n.to_string());
+        }
+        for (owner, n) in [
+            ("01001", 1001),
+            ("+1001", 1001),
+            ("1001 ", 1001),
+            ("", 0),
+            ("00", 0),
+        ] {
+            assert!(!is_decimal_of(owner, n), "{owner:?}");
+        }
+    }
 
     #[test]
     fn parses_entries_and_flags_malformed_lines() {

@@ -148,7 +148,8 @@ fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)?;
-    let kind = f.metadata()?.file_type();
+    let meta = f.metadata()?;
+    let kind = meta.file_type();
     if kind.is_dir() {
         return Err(io::Error::from_raw_os_error(libc::EISDIR));
     }
@@ -169,7 +170,9 @@ fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
             ),
         ));
     }
-    let mut bytes = Vec::new();
+    // Sized from the file, so the read does not grow the buffer step by step (files under
+    // /proc say 0 and grow it as before).
+    let mut bytes = Vec::with_capacity(meta.len().min(MAX_READ) as usize + 1);
     f.take(MAX_READ + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_READ {
         return Err(io::Error::new(

@@ -47,15 +47,21 @@ pub struct PasswdEntry {
 pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
     text.lines()
         .filter_map(|line| {
-            let f: Vec<&str> = line.split(':').collect();
-            if f.len() < 7 || line.starts_with('#') {
+            if line.starts_with('#') {
                 return None;
             }
+            // name:password:uid:gid:gecos:home:shell
+            let mut f = line.split(':');
+            let name = f.next()?;
+            let uid = f.nth(1)?.parse().ok()?;
+            let gid = f.next()?.parse().ok()?;
+            let home = f.nth(1)?;
+            f.next()?;
             Some(PasswdEntry {
-                name: f[0].to_string(),
-                uid: f[2].parse().ok()?,
-                gid: f[3].parse().ok()?,
-                home: f[5].to_string(),
+                name: name.to_string(),
+                uid,
+                gid,
+                home: home.to_string(),
             })
         })
         .collect()

@@ -14,6 +14,7 @@ mod resolve;
 mod schema;
 mod shape;
 mod starter;
+mod static_json;
 mod syntax;
 mod tree;
 mod typed;

@@ -3,6 +3,7 @@
 //! the way through it for the checks that walk it.
 
 use super::path::Seg;
+use super::static_json::Json;
 use super::types::Spec;
 use serde_json::Value;
 
@@ -16,27 +17,23 @@ fn generated() -> Value {
     serde_json::to_value(schemars::schema_for!(Spec)).expect("a schema is JSON")
 }
 
-/// The committed schema, built into the binary.
-const COMMITTED: &str = include_str!("../../schema/groundwork.schema.json");
-
-/// The schema as a value, made once: the spec's checks walk it. Read from the committed copy
-/// rather than generated: generating it took more instructions than the rest of `drift`
+/// The committed schema, as build.rs wrote it out: the spec's checks walk it. Not generated at
+/// run time, nor parsed: either took more instructions than the rest of `drift`
 /// (tests/bench/README.md), and every command loads a spec.
-pub(super) fn spec_schema() -> &'static Value {
-    static SCHEMA: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
-        serde_json::from_str(COMMITTED).expect("schema/groundwork.schema.json is JSON")
-    });
+pub(super) fn spec_schema() -> &'static Json {
+    static SCHEMA: Json = include!(concat!(env!("OUT_DIR"), "/spec_schema.rs"));
     &SCHEMA
 }
 
 /// Follows `$ref`s (`#/$defs/Name`) to the schema they name.
-pub(super) fn resolve(mut s: &'static Value) -> &'static Value {
+pub(super) fn resolve(mut s: &'static Json) -> &'static Json {
+    let defs = spec_schema().get("$defs");
     while let Some(name) = s
         .get("$ref")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .and_then(|r| r.strip_prefix("#/$defs/"))
     {
-        match spec_schema().pointer(&format!("/$defs/{name}")) {
+        match defs.and_then(|d| d.get(name)) {
             Some(target) => s = target,
             None => break,
         }
@@ -46,7 +43,7 @@ pub(super) fn resolve(mut s: &'static Value) -> &'static Value {
 
 /// The schema of the field at `path`, through properties, map values, list items and the
 /// branches of a choice.
-pub(super) fn field(path: &[Seg]) -> Option<&'static Value> {
+pub(super) fn field(path: &[Seg]) -> Option<&'static Json> {
     let mut s = resolve(spec_schema());
     for seg in path {
         s = step(s, seg)?;
@@ -54,40 +51,41 @@ pub(super) fn field(path: &[Seg]) -> Option<&'static Value> {
     Some(s)
 }
 
+/// The schema of an object's property `name`.
+pub(super) fn property(s: &'static Json, name: &str) -> Option<&'static Json> {
+    s.get("properties")?.get(name)
+}
+
 /// The forms an `anyOf` or `oneOf` allows.
-pub(super) fn choices(s: &'static Value) -> Option<&'static [Value]> {
+pub(super) fn choices(s: &'static Json) -> Option<&'static [Json]> {
     s.get("anyOf")
         .or_else(|| s.get("oneOf"))
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
+        .and_then(Json::as_array)
 }
 
 /// The JSON types a schema names (`type: [string, null]` names two).
-pub(super) fn types(s: &Value) -> Vec<&str> {
+pub(super) fn types(s: &'static Json) -> Vec<&'static str> {
     match s.get("type") {
-        Some(Value::String(t)) => vec![t.as_str()],
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        Some(Json::Str(t)) => vec![t],
+        Some(Json::Arr(ts)) => ts.iter().filter_map(Json::as_str).collect(),
         _ => Vec::new(),
     }
 }
 
 /// The fields an object schema requires.
-pub(super) fn required(s: &'static Value) -> impl Iterator<Item = &'static str> {
+pub(super) fn required(s: &'static Json) -> impl Iterator<Item = &'static str> {
     s.get("required")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .into_iter()
         .flatten()
-        .filter_map(Value::as_str)
+        .filter_map(Json::as_str)
 }
 
-fn step(s: &'static Value, seg: &Seg) -> Option<&'static Value> {
+fn step(s: &'static Json, seg: &Seg) -> Option<&'static Json> {
     let next = match seg {
-        Seg::Key(k) => s
-            .pointer(&format!(
-                "/properties/{}",
-                k.replace('~', "~0").replace('/', "~1")
-            ))
-            .or_else(|| s.get("additionalProperties").filter(|a| a.is_object())),
+        Seg::Key(k) => {
+            property(s, k).or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))
+        }
         Seg::Index(_) => s.get("items"),
     };
     match next {
@@ -116,6 +114,18 @@ mod tests {
 
     /// The patterns composed here say what `validate` says (the ones of `names` are tested
     /// there); the timeout's is looser, as its range is no pattern's business.
+    /// build.rs wrote out the committed file, every value and field order kept.
+    #[test]
+    fn the_built_in_schema_is_the_committed_file() {
+        let committed: Value =
+            serde_json::from_str(include_str!("../../schema/groundwork.schema.json")).unwrap();
+        assert!(*spec_schema() == committed);
+        assert_eq!(
+            serde_json::to_string(&spec_schema().to_value()).unwrap(),
+            serde_json::to_string(&committed).unwrap()
+        );
+    }
+
     #[test]
     fn field_patterns_agree_with_validate() {
         let sha = field("/$defs/K3sSource/properties/sha256/pattern");

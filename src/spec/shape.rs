@@ -6,9 +6,9 @@
 
 use super::error::Found;
 use super::path::Seg;
-use super::schema::{choices, required, resolve, spec_schema, types};
+use super::schema::{choices, property, required, resolve, spec_schema, types};
+use super::static_json::Json;
 use super::tree::{Entry, Node, Pos, Scalar, Tree, pos};
-use serde_json::Value;
 use serde_saphyr::Spanned;
 
 /// Every place where the document does not have the schema's shape.
@@ -47,7 +47,7 @@ impl Walker<'_, '_> {
     fn node(
         &mut self,
         node: &Spanned<Node>,
-        schema: &'static Value,
+        schema: &'static Json,
         path: &mut Vec<Seg>,
         key_at: Option<Pos>,
     ) {
@@ -71,8 +71,8 @@ impl Walker<'_, '_> {
     fn choice(
         &mut self,
         node: &Spanned<Node>,
-        s: &'static Value,
-        branches: &'static [Value],
+        s: &'static Json,
+        branches: &'static [Json],
         path: &[Seg],
         key_at: Option<Pos>,
     ) {
@@ -100,11 +100,11 @@ impl Walker<'_, '_> {
     fn object(
         &mut self,
         entries: &[Entry],
-        s: &'static Value,
+        s: &'static Json,
         path: &mut Vec<Seg>,
         key_at: Option<Pos>,
     ) {
-        let properties = s.get("properties").and_then(Value::as_object);
+        let properties = s.get("properties").and_then(Json::as_object);
         let others = s.get("additionalProperties");
         let mut seen = Vec::new();
         for e in entries {
@@ -114,16 +114,16 @@ impl Walker<'_, '_> {
                 continue;
             }
             seen.push(k);
-            let schema = properties.and_then(|p| p.get(k)).or(match others {
+            let schema = property(s, k).or(match others {
                 Some(v) if v.is_object() => Some(v),
                 _ => None,
             });
             path.push(Seg::Key(k.clone()));
             match schema {
                 Some(schema) => self.node(&e.value, schema, path, Some(pos(&e.key.referenced))),
-                None if others == Some(&Value::Bool(false)) => {
+                None if matches!(others, Some(Json::Bool(false))) => {
                     let names: Vec<&str> = properties
-                        .map(|p| p.keys().map(String::as_str).collect())
+                        .map(|p| p.iter().map(|(k, _)| *k).collect())
                         .unwrap_or_default();
                     self.out.push(Found {
                         path: path.clone(),
@@ -142,13 +142,12 @@ impl Walker<'_, '_> {
             }
             let parent = last_key(path);
             // The field's own description, or its type's.
-            let what = properties
-                .and_then(|p| p.get(name))
+            let what = property(s, name)
                 .and_then(|p| {
                     p.get("description")
                         .or_else(|| resolve(p).get("description"))
                 })
-                .and_then(Value::as_str)
+                .and_then(Json::as_str)
                 .map(first_sentence);
             let place = match parent {
                 Some(parent) => format!("under `{parent}:`"),
@@ -168,8 +167,8 @@ impl Walker<'_, '_> {
         }
     }
 
-    fn list(&mut self, items: &[Spanned<Node>], s: &'static Value, path: &mut Vec<Seg>) {
-        let unique = s.get("uniqueItems") == Some(&Value::Bool(true));
+    fn list(&mut self, items: &[Spanned<Node>], s: &'static Json, path: &mut Vec<Seg>) {
+        let unique = matches!(s.get("uniqueItems"), Some(Json::Bool(true)));
         for (i, item) in items.iter().enumerate() {
             path.push(Seg::Index(i));
             if let Some(schema) = s.get("items") {
@@ -195,7 +194,7 @@ impl Walker<'_, '_> {
     fn mismatch(
         &mut self,
         node: &Spanned<Node>,
-        s: &'static Value,
+        s: &'static Json,
         path: &[Seg],
         key_at: Option<Pos>,
     ) {
@@ -215,7 +214,7 @@ impl Walker<'_, '_> {
 }
 
 /// Whether the node is of a type the schema takes (any, when it names none).
-fn kind_fits(node: &Node, s: &Value) -> bool {
+fn kind_fits(node: &Node, s: &'static Json) -> bool {
     let types = types(s);
     if types.is_empty() {
         return true;
@@ -233,18 +232,18 @@ fn kind_fits(node: &Node, s: &Value) -> bool {
 }
 
 /// Whether a scalar is among the schema's values and within its bounds.
-fn value_fits(node: &Node, s: &Value) -> bool {
+fn value_fits(node: &Node, s: &'static Json) -> bool {
     let Node::Scalar(scalar) = node else {
         return true;
     };
     let v = scalar.to_json();
-    if let Some(allowed) = s.get("enum").and_then(Value::as_array)
-        && !allowed.contains(&v)
+    if let Some(allowed) = s.get("enum").and_then(Json::as_array)
+        && !allowed.iter().any(|a| *a == v)
     {
         return false;
     }
     if let Some(c) = s.get("const")
-        && c != &v
+        && *c != v
     {
         return false;
     }
@@ -253,13 +252,13 @@ fn value_fits(node: &Node, s: &Value) -> bool {
         Scalar::Float(f) => Some(*f),
         _ => None,
     };
-    let bound = |k: &str| s.get(k).and_then(Value::as_f64);
+    let bound = |k: &str| s.get(k).and_then(Json::as_f64);
     if let Some(n) = n
         && (bound("minimum").is_some_and(|m| n < m) || bound("maximum").is_some_and(|m| n > m))
     {
         return false;
     }
-    if let (Scalar::Str(text), Some(min)) = (scalar, s.get("minLength").and_then(Value::as_u64))
+    if let (Scalar::Str(text), Some(min)) = (scalar, s.get("minLength").and_then(Json::as_u64))
         && (text.chars().count() as u64) < min
     {
         return false;
@@ -268,19 +267,18 @@ fn value_fits(node: &Node, s: &Value) -> bool {
 }
 
 /// What the schema takes, in words.
-fn describe(s: &'static Value) -> String {
+fn describe(s: &'static Json) -> String {
     let s = resolve(s);
     if let Some(branches) = choices(s) {
-        let words: Vec<Value> = branches
+        let words: Vec<&Json> = branches
             .iter()
             .filter_map(|b| {
                 let b = resolve(b);
                 b.get("const")
-                    .cloned()
-                    .or_else(|| b.get("enum").filter(|e| e.is_array()).cloned())
+                    .or_else(|| b.get("enum").filter(|e| e.as_array().is_some()))
             })
             .flat_map(|v| match v {
-                Value::Array(vs) => vs,
+                Json::Arr(vs) => vs.iter().collect(),
                 v => vec![v],
             })
             .collect();
@@ -304,14 +302,14 @@ fn describe(s: &'static Value) -> String {
         }
         return or_list(&parts);
     }
-    if let Some(values) = s.get("enum").and_then(Value::as_array) {
-        return one_of_values(values);
+    if let Some(values) = s.get("enum").and_then(Json::as_array) {
+        return one_of_values(&values.iter().collect::<Vec<_>>());
     }
     if let Some(c) = s.get("const") {
-        return one_of_values(std::slice::from_ref(c));
+        return one_of_values(&[c]);
     }
     let types = types(s);
-    let bound = |k: &str| s.get(k).and_then(Value::as_i64);
+    let bound = |k: &str| s.get(k).and_then(Json::as_i64);
     match types.iter().find(|t| **t != "null").copied() {
         Some("integer") => match (bound("minimum"), bound("maximum")) {
             (Some(lo), Some(hi)) => format!("a whole number from {lo} to {hi}"),
@@ -326,8 +324,8 @@ fn describe(s: &'static Value) -> String {
         Some("object") => {
             let names: Vec<String> = s
                 .get("properties")
-                .and_then(Value::as_object)
-                .map(|p| p.keys().map(|k| format!("`{k}`")).collect())
+                .and_then(Json::as_object)
+                .map(|p| p.iter().map(|(k, _)| format!("`{k}`")).collect())
                 .unwrap_or_default();
             if names.is_empty() || names.len() > 4 {
                 "a mapping".into()
@@ -353,7 +351,7 @@ fn found(tree: &Tree, node: &Spanned<Node>) -> String {
 }
 
 /// What to write instead, where the mistake has a usual fix.
-fn hint(tree: &Tree, node: &Spanned<Node>, s: &'static Value, path: &[Seg]) -> Option<String> {
+fn hint(tree: &Tree, node: &Spanned<Node>, s: &'static Json, path: &[Seg]) -> Option<String> {
     let mut wanted: Vec<&str> = types(s);
     for b in choices(s).unwrap_or_default() {
         wanted.extend(types(resolve(b)));
@@ -403,16 +401,16 @@ fn hint(tree: &Tree, node: &Spanned<Node>, s: &'static Value, path: &[Seg]) -> O
 }
 
 /// The field to show in an example of a mapping: its first required one, or its first.
-fn first_field(s: &'static Value) -> Option<&'static str> {
+fn first_field(s: &'static Json) -> Option<&'static str> {
     let object = std::iter::once(s)
         .chain(choices(s).unwrap_or_default().iter().map(resolve))
         .find(|b| types(b).contains(&"object"))?;
     required(object).next().or_else(|| {
         object
             .get("properties")
-            .and_then(Value::as_object)
-            .and_then(|p| p.keys().next())
-            .map(String::as_str)
+            .and_then(Json::as_object)
+            .and_then(|p| p.first())
+            .map(|(k, _)| *k)
     })
 }
 
@@ -453,26 +451,26 @@ fn one_of(names: &[&str]) -> String {
     }
 }
 
-fn one_of_values(values: &[Value]) -> String {
+fn one_of_values(values: &[&Json]) -> String {
     // A long allow-list is for the hint or the schema, not for every message.
     if values.len() > 8 {
-        let first: Vec<String> = values.iter().take(2).map(word).collect();
+        let first: Vec<String> = values.iter().take(2).map(|v| word(v)).collect();
         return format!(
             "one of the {} allowed values, such as {}",
             values.len(),
             first.join(" or ")
         );
     }
-    let words: Vec<String> = values.iter().map(word).collect();
+    let words: Vec<String> = values.iter().map(|v| word(v)).collect();
     match words.len() {
         1 => words[0].clone(),
         _ => format!("one of {}", words.join(", ")),
     }
 }
 
-fn word(v: &Value) -> String {
+fn word(v: &Json) -> String {
     match v {
-        Value::String(s) => format!("`{s}`"),
+        Json::Str(s) => format!("`{s}`"),
         v => format!("`{v}`"),
     }
 }

@@ -4,7 +4,8 @@
 //! no value check speaks about what it did not see.
 
 use super::path::Seg;
-use super::schema::{choices, field, required, resolve, types};
+use super::schema::{choices, field, property, required, resolve, types};
+use super::static_json::Json;
 use super::types::Spec;
 use serde_json::Value;
 
@@ -69,22 +70,22 @@ pub fn read(mut value: Value) -> Typed {
 }
 
 /// The least value a schema takes: what a missing required field is stood in for.
-fn stand_in(s: &'static Value) -> Value {
+fn stand_in(s: &'static Json) -> Value {
     let s = resolve(s);
-    if let Some(first) = choices(s).and_then(<[Value]>::first) {
+    if let Some(first) = choices(s).and_then(<[Json]>::first) {
         return stand_in(first);
     }
     if let Some(v) = s
         .get("const")
-        .or_else(|| s.get("enum").and_then(|e| e.get(0)))
+        .or_else(|| s.get("enum").and_then(|e| e.at(0)))
     {
-        return v.clone();
+        return v.to_value();
     }
     match types(s).first().copied() {
         Some("object") => {
             let mut map = serde_json::Map::new();
             for name in required(s) {
-                if let Some(p) = s.pointer(&format!("/properties/{name}")) {
+                if let Some(p) = property(s, name) {
                     map.insert(name.to_string(), stand_in(p));
                 }
             }
@@ -92,7 +93,7 @@ fn stand_in(s: &'static Value) -> Value {
         }
         Some("array") => Value::Array(Vec::new()),
         Some("string") => Value::String(String::new()),
-        Some("integer" | "number") => s.get("minimum").cloned().unwrap_or(Value::from(0)),
+        Some("integer" | "number") => s.get("minimum").map_or(Value::from(0), Json::to_value),
         Some("boolean") => Value::Bool(false),
         _ => Value::Null,
     }
