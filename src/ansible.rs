@@ -201,7 +201,13 @@ pub async fn run(args_file: &std::path::Path) -> (i32, Value) {
                 .flat_map(|p| &p.items)
                 .map(|i| i.summary.as_str())
                 .collect();
-            fail(result, format!("not converged: {}", items.join("; ")))
+            let mut msg = format!("not converged: {}", items.join("; "));
+            // verify's diagnosis of why, when it ran.
+            if let Some(v) = &report.verify {
+                msg.push_str("\n\n");
+                msg.push_str(&crate::render::verify::report(v));
+            }
+            fail(result, msg)
         }
         ApplyStatus::Unhealthy => {
             let text = report

@@ -195,30 +195,34 @@ pub async fn apply<H: HostOps>(
     // Proof, not belief: observe again, and the plan must be empty.
     sink.event(Event::Reobserving);
     let after = self::plan(t).await?;
-    if !after.plan.is_empty() {
-        return Ok(ApplyReport {
-            plan,
-            executed,
-            after: Some(after.plan),
-            verify: None,
-            status: ApplyStatus::NotConverged,
-        });
-    }
+    let converged = after.plan.is_empty();
     let mut report = ApplyReport {
         plan,
         executed,
         after: None,
         verify: None,
-        status: ApplyStatus::Converged,
+        status: if converged {
+            ApplyStatus::Converged
+        } else {
+            ApplyStatus::NotConverged
+        },
     };
+    // Not converged, verify still runs when asked: "start k3s-rootless.service" is what still
+    // differs, and verify's diagnosis says why it did not stay up (a new k3s that fails to start
+    // is the usual case in a rollout).
     if let Some(vopts) = opts.verify {
         let v = crate::engine::verify::run(t.root, t.spec, &after.facts, &after.plan, &vopts, sink)
-            .await
-            .map_err(Error::Verify)?;
-        if !v.healthy {
-            report.status = ApplyStatus::Unhealthy;
+            .await;
+        match v {
+            Ok(v) => {
+                if converged && !v.healthy {
+                    report.status = ApplyStatus::Unhealthy;
+                }
+                report.verify = Some(v);
+            }
+            Err(e) if converged => return Err(Error::Verify(e)),
+            Err(e) => tracing::warn!(error = %e, "verify after an apply that did not converge"),
         }
-        report.verify = Some(v);
     }
     report.after = Some(after.plan);
     Ok(report)

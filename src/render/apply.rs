@@ -141,6 +141,10 @@ pub fn summary_human(r: &ApplyReport) -> String {
             for i in r.after.iter().flat_map(|p| &p.items) {
                 out.push_str(&format!("  {}: {}\n", i.resource, i.summary));
             }
+            if let Some(v) = &r.verify {
+                out.push('\n');
+                out.push_str(&super::verify::report(v));
+            }
             out
         }
         ApplyStatus::Converged | ApplyStatus::Unhealthy => {

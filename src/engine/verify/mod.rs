@@ -201,8 +201,16 @@ pub async fn run(
         .all(|c| c.ok);
     let mut diagnosis = Vec::new();
     if !healthy {
+        let journal = unit_journal(&target).await;
+        // A unit that does not run says why in its own log: its last error goes with the
+        // check, so that the report (and Ansible's message) names the cause without a login.
+        if let Some(c) = cluster.iter_mut().find(|c| c.name == UNIT_CHECK && !c.ok)
+            && let Some(line) = last_error(&journal)
+        {
+            c.detail.push_str(&format!("; its last error: {line}"));
+        }
         let mut evidence = failed_evidence(smoke_checks.iter().chain(&network).chain(&cluster));
-        evidence.push_str(&unit_journal(&target).await);
+        evidence.push_str(&journal);
         diagnosis = diagnose::diagnose(&evidence, &diagnose::HostContext::from_facts(facts));
     }
     Ok(report(
@@ -416,6 +424,42 @@ async fn cluster_once(root: &HostRoot, spec: &Spec, facts: &Facts, target: &Acco
     checks
 }
 
+/// The last fatal or error line of k3s's log (logrus: `level=fatal msg="..."` in the journal,
+/// `FATA[0000] ...` on a terminal): its message alone, unquoted, without control characters and
+/// at most 300 characters, as the log is the user's process's to write.
+fn last_error(journal: &str) -> Option<String> {
+    let line = journal.lines().rev().find(|l| {
+        ["level=fatal", "level=error", "FATA[", "ERRO["]
+            .iter()
+            .any(|m| l.contains(m))
+    })?;
+    let msg = match line.split_once(" msg=\"") {
+        Some((_, rest)) => {
+            let mut out = String::new();
+            let mut chars = rest.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => out.extend(chars.next()),
+                    '"' => break,
+                    c => out.push(c),
+                }
+            }
+            out
+        }
+        None => {
+            let at = ["FATA[", "ERRO["].iter().filter_map(|m| line.find(m)).min();
+            at.map_or(line, |i| &line[i..]).to_string()
+        }
+    };
+    let clean: String = msg
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect();
+    let clean = clean.trim();
+    (!clean.is_empty()).then(|| clean.to_string())
+}
+
 /// The unit's log since its main process last started, as root from the system journal or as
 /// the user from theirs. Older runs are left out: an error that an apply has since repaired
 /// would otherwise be diagnosed again.
@@ -460,6 +504,31 @@ async fn unit_journal(target: &Account) -> String {
 mod tests {
     use super::*;
     use crate::plan::{Item, PLAN_FORMAT_VERSION, ResourceId};
+
+    /// Shapes from the diagnosis corpus (tests/fixtures/diagnosis/log-lines.txt): the journal's
+    /// and a terminal's.
+    #[test]
+    fn the_last_error_is_the_message_of_the_last_fatal_or_error_line() {
+        let journal = "Feb 20 21:05:47 h k3s[21831]: time=\"2026-02-20T21:05:47+01:00\" level=info msg=\"Starting k3s v1.35.1+k3s1\"\n\
+            Feb 20 21:05:48 h k3s[21831]: time=\"2026-02-20T21:05:48+01:00\" level=fatal msg=\"expected sysctl value \\\"net.ipv4.ip_forward\\\" to be \\\"1\\\", got \\\"0\\\"\"\n\
+            Feb 20 21:05:48 h systemd[1200]: k3s-rootless.service: Main process exited, code=exited, status=1/FAILURE\n";
+        assert_eq!(
+            last_error(journal).as_deref(),
+            Some(r#"expected sysctl value "net.ipv4.ip_forward" to be "1", got "0""#)
+        );
+        assert_eq!(
+            last_error("x\nFATA[0000] failed to start the child: fork/exec /proc/self/exe: operation not permitted\n").as_deref(),
+            Some("FATA[0000] failed to start the child: fork/exec /proc/self/exe: operation not permitted")
+        );
+        assert_eq!(
+            last_error("level=info msg=\"fine\"\nStarted k3s-rootless.service\n"),
+            None
+        );
+        let hostile = format!("level=fatal msg=\"a\u{1b}[2Jb{}\"", "x".repeat(1000));
+        let got = last_error(&hostile).unwrap();
+        assert!(!got.contains('\u{1b}'), "{got:?}");
+        assert_eq!(got.chars().count(), 300);
+    }
 
     #[test]
     fn a_boot_time_override_is_a_warning_of_a_healthy_report() {
