@@ -20,47 +20,13 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=ansible.sh
+source "$GW_VM_DIR/ansible.sh"
 
 require_groundwork ansible-module
 DEB=$(vm_deb)
 
-# 2.19 runs on a Python 3.11+ controller and manages Python 3.8-3.13 hosts (Debian 12: 3.11).
-ANSIBLE_CORE_VERSION=2.19.14
-ANSIBLE_VENV=${GW_ANSIBLE_VENV:-/var/tmp/groundwork-vm/ansible-venv-$ANSIBLE_CORE_VERSION}
 PLAYBOOK=$GW_REPO/examples/ansible/site.yml
-
-pypi_reachable() {
-  python3 -c 'import urllib.request as u; u.urlopen("https://pypi.org/simple/ansible-core/", timeout=20)' \
-    >/dev/null 2>&1
-}
-
-# ansible-core in a virtualenv on the host, made once per version (under a lock: two suites may
-# share the cache).
-ensure_ansible() {
-  local lock log
-  [[ -f "$ANSIBLE_VENV/.complete" ]] && return 0
-  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
-    fail "ansible-core $ANSIBLE_CORE_VERSION needs Python 3.11+ on the controller; python3 is $(python3 --version 2>&1)"
-  mkdir -p "$(dirname "$ANSIBLE_VENV")"
-  exec {lock}>"$ANSIBLE_VENV.lock"
-  flock "$lock"
-  if [[ ! -f "$ANSIBLE_VENV/.complete" ]]; then
-    vm_log "installing ansible-core $ANSIBLE_CORE_VERSION from PyPI into $ANSIBLE_VENV"
-    rm -rf "$ANSIBLE_VENV"
-    log=$(python3 -m venv "$ANSIBLE_VENV" 2>&1) ||
-      fail "python3 -m venv failed (Debian: apt-get install python3-venv):"$'\n'"$log"
-    if ! log=$("$ANSIBLE_VENV/bin/pip" install --quiet "ansible-core==$ANSIBLE_CORE_VERSION" 2>&1); then
-      rm -rf "$ANSIBLE_VENV"
-      if ! pypi_reachable; then
-        vm_log "==== SKIP: PyPI (https://pypi.org) is unreachable, so no ansible-core $ANSIBLE_CORE_VERSION to drive the VMs: THE ANSIBLE SCENARIO DID NOT RUN ===="
-        exit 77
-      fi
-      fail "pip install ansible-core==$ANSIBLE_CORE_VERSION failed with PyPI reachable:"$'\n'"$log"
-    fi
-    touch "$ANSIBLE_VENV/.complete"
-  fi
-  exec {lock}>&-
-}
 
 ensure_ansible
 ok "ansible-core: $("$ANSIBLE_VENV/bin/ansible-playbook" --version | head -n 1)"
@@ -76,73 +42,8 @@ for h in "${HOSTS[@]}"; do
   vm_ssh "$h" 'rm -rf /root/lab/bin /root/lab/provision.sh'
 done
 
-WORK="$GW_VM_RUN/ansible"
-mkdir -p "$WORK/home" "$WORK/tmp"
-# Per-host connection settings; the playbook's variables (package, spec) in the group's vars.
-{
-  echo "[k3s_hosts]"
-  for h in "${HOSTS[@]}"; do
-    vm__ssh_opts "$h"
-    # The harness's own SSH options, including its master connection per VM (ControlPath):
-    # ansible_ssh_args replaces Ansible's defaults, so no ControlPersist of Ansible's outlives us.
-    printf '%s ansible_port=%s ansible_ssh_args="%s"\n' "$h" "$(<"$(vm__dir "$h")/port")" \
-      "$(printf '%s ' "${SSH_OPTS[@]:2}")"
-  done
-  echo
-  echo "[k3s_hosts:vars]"
-  echo "ansible_host=127.0.0.1"
-  echo "ansible_user=root"
-  echo "ansible_ssh_private_key_file=$(vm_image_dir)/id_ed25519"
-  echo "ansible_python_interpreter=/usr/bin/python3"
-  echo "ansible_pipelining=true"
-  echo "groundwork_deb=$DEB"
-  echo "groundwork_spec=$GW_VM_DIR/specs/lab.yaml"
-} >"$WORK/inventory.ini"
-vm_log "inventory:"$'\n'"$(cat "$WORK/inventory.ini")"
-: >"$WORK/ansible.cfg"
-
-# run_playbook LABEL [ARGS...]: ansible-playbook on site.yml, unchanged; sets PB_OUT and PB_RC.
-run_playbook() {
-  local label=$1 t0=$SECONDS
-  shift
-  PB_RC=0
-  vm_log "ansible-playbook $* ($label)"
-  PB_OUT=$(cd "$WORK" && env LC_ALL=C.UTF-8 ANSIBLE_CONFIG="$WORK/ansible.cfg" \
-    ANSIBLE_HOME="$WORK/home" ANSIBLE_LOCAL_TEMP="$WORK/tmp" ANSIBLE_NOCOLOR=1 \
-    ANSIBLE_FORCE_COLOR=0 ANSIBLE_STDOUT_CALLBACK=default \
-    timeout 600 "$ANSIBLE_VENV/bin/ansible-playbook" -i "$WORK/inventory.ini" "$PLAYBOOK" "$@" 2>&1) ||
-    PB_RC=$?
-  printf '%s\n' "$PB_OUT" | tee "$WORK/$label.log"
-  mkdir -p "$GW_ARTIFACTS"
-  cp -f "$WORK/$label.log" "$GW_ARTIFACTS/ansible-$label.log"
-  vm_log "ansible-playbook ($label) exited $PB_RC after $((SECONDS - t0)) s"
-}
-
-# recap OUTPUT HOST FIELD: a counter of the PLAY RECAP line of HOST (ok, changed, failed, ...).
-recap() {
-  awk -v h="$2" -v f="$3" '
-    /^PLAY RECAP/ { r = 1; next }
-    r && $1 == h && $2 == ":" {
-      for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == f) print kv[2] }
-    }' <<<"$1"
-}
-
-# task OUTPUT NAME: the lines Ansible printed for the task NAME (its diffs and per-host results).
-task() {
-  awk -v t="TASK [$2]" '
-    index($0, "TASK [") == 1 || index($0, "PLAY RECAP") == 1 { in_task = (index($0, t) == 1); next }
-    in_task' <<<"$1"
-}
-
-# task_status OUTPUT NAME HOST: ok, changed, fatal, skipping... as Ansible printed it.
-task_status() {
-  task "$1" "$2" | sed -n "s/^\\([a-z]*\\): \\[$3\\].*/\\1/p" | head -n 1
-}
-
-assert_recap() {
-  local label=$1 out=$2 host=$3 field=$4 want=$5
-  assert_eq "$label: PLAY RECAP $host $field" "$want" "$(recap "$out" "$host" "$field")"
-}
+ansible_inventory "groundwork_deb=$DEB
+groundwork_spec=$GW_VM_DIR/specs/lab.yaml" "${HOSTS[@]}"
 
 # The guest's own view, as KEY=VALUE lines.
 guest_facts() {
@@ -190,7 +91,7 @@ done
 # ---------------------------------------------------------------------------------------------
 # 1. The first run converges both hosts.
 
-run_playbook first
+run_playbook "$PLAYBOOK" first
 assert_eq "first run: ansible-playbook exit code" 0 "$PB_RC"
 for h in "${HOSTS[@]}"; do
   assert_recap "first run" "$PB_OUT" "$h" failed 0
@@ -218,7 +119,7 @@ done
 # ---------------------------------------------------------------------------------------------
 # 2. A second run changes nothing.
 
-run_playbook second
+run_playbook "$PLAYBOOK" second
 assert_eq "second run: ansible-playbook exit code" 0 "$PB_RC"
 for h in "${HOSTS[@]}"; do
   assert_recap "second run" "$PB_OUT" "$h" changed 0
@@ -230,7 +131,7 @@ done
 # 3. Drift on alpha by hand; --check --diff shows it for alpha alone and changes nothing.
 
 vm_ssh alpha 'sysctl -qw net.ipv4.ip_forward=0'
-run_playbook check --check --diff
+run_playbook "$PLAYBOOK" check --check --diff
 assert_eq "check run: ansible-playbook exit code" 0 "$PB_RC"
 CONVERGE=$(task "$PB_OUT" "Converge the host")
 assert_eq "check run: Converge the host on alpha (would change)" changed "$(task_status "$PB_OUT" "Converge the host" alpha)"
@@ -249,7 +150,7 @@ assert_eq "alpha after --check: groundwork drift still finds it" 2 "$(kv_get "$F
 # 4. apt broken on beta: beta fails alone, alpha converges.
 
 vm_ssh beta 'set -e; dpkg -r fuse-overlayfs >/dev/null; mv /opt/localrepo /opt/localrepo.gone'
-run_playbook broken
+run_playbook "$PLAYBOOK" broken
 assert_eq "broken run: ansible-playbook exit code (2: failed hosts)" 2 "$PB_RC"
 assert_recap "broken run" "$PB_OUT" beta failed 1
 assert_recap "broken run" "$PB_OUT" alpha failed 0
