@@ -21,6 +21,7 @@ for path in sorted(run.glob("fast-*.json")) + [run / "bash.json", run / "ansible
 ORDER = [
     ("groundwork-plan", "`groundwork plan`"),
     ("groundwork-drift", "`groundwork drift`"),
+    ("groundwork-apply", "`groundwork apply --yes` (nothing to do)"),
     ("ansible-check", "`ansible-playbook --check`"),
     ("bash-script", "bash script (`drift-check.sh`)"),
     ("floor", "floor (`bench-floor`)"),
@@ -70,10 +71,11 @@ targets = [
     ("ansible --check ÷ drift", med["ansible-check"] / drift, "≥ 50", med["ansible-check"] / drift >= 50),
     ("bash ÷ drift", med["bash-script"] / drift, "> 1", med["bash-script"] / drift > 1),
     ("drift ÷ floor", drift / med["floor"], "≤ 2", drift / med["floor"] <= 2),
+    ("no-op apply ÷ drift", med["groundwork-apply"] / drift, "≤ 2", med["groundwork-apply"] / drift <= 2),
     ("drift peak RSS (MiB)", rss, "< 20", rss < 20),
 ]
 print()
-print("| target (issue #7) | measured | wanted | met |")
+print("| target (issues #7, #16) | measured | wanted | met |")
 print("|---|---:|---:|---|")
 for what, value, wanted, met in targets:
     print(f"| {what} | {value:,.1f} | {wanted} | {'yes' if met else '**no**'} |")

@@ -114,6 +114,7 @@ cd /root
 cat >"$O/contestants" <<EOF
 groundwork-plan groundwork plan $SPEC
 groundwork-drift groundwork drift $SPEC
+groundwork-apply groundwork apply --yes $SPEC
 ansible-check ansible-playbook --check $B/ansible-check.yml
 bash-script bash $B/drift-check.sh
 floor bench-floor $O/floor.ops
@@ -146,7 +147,7 @@ done <"$O/contestants"
 # 4. Timings. -N: no shell between hyperfine and the program (a shell costs more than drift).
 # In ROUNDS interleaved rounds, pooled by peers-table.py: the machine's slow spells (a shared
 # host) then fall on all three alike.
-fast=(); for n in groundwork-plan groundwork-drift floor; do fast+=(-n "$n" "$(cmd_of "$n")"); done
+fast=(); for n in groundwork-plan groundwork-drift groundwork-apply floor; do fast+=(-n "$n" "$(cmd_of "$n")"); done
 for ((r = 1; r <= ROUNDS; r++)); do
   hyperfine -N --style basic --warmup 3 --runs $(((RUNS + ROUNDS - 1) / ROUNDS)) \
     --export-json "$O/fast-$r.json" "${fast[@]}"
