@@ -112,8 +112,6 @@ mod tests {
         schema.pointer(pointer).cloned().expect(pointer)
     }
 
-    /// The patterns composed here say what `validate` says (the ones of `names` are tested
-    /// there); the timeout's is looser, as its range is no pattern's business.
     /// build.rs wrote out the committed file, every value and field order kept.
     #[test]
     fn the_built_in_schema_is_the_committed_file() {
@@ -126,6 +124,8 @@ mod tests {
         );
     }
 
+    /// The patterns composed here say what `validate` says (the ones of `names` are tested
+    /// there); the timeout's is looser, as its range is no pattern's business.
     #[test]
     fn field_patterns_agree_with_validate() {
         let sha = field("/$defs/K3sSource/properties/sha256/pattern");

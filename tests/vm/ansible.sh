@@ -41,11 +41,15 @@ ensure_ansible() {
 
 # ansible_inventory VARS HOST...: $ANSIBLE_WORK/inventory.ini with the group k3s_hosts of the
 # VMs HOST..., reached over the harness's SSH, and VARS (lines of name=value) as the group's
-# variables: the playbooks' own, such as groundwork_spec.
-ANSIBLE_WORK="$GW_VM_RUN/ansible"
+# variables: the playbooks' own, such as groundwork_spec. ANSIBLE_WORK is this run's own
+# directory, known once a VM has started: two suites side by side (CI's lanes) must never share
+# an inventory, or one lane's playbook runs against the other's VMs.
+ANSIBLE_WORK=
 ansible_inventory() {
   local vars=$1 h
   shift
+  [[ -n "$GW_VM_RUN" && -d "$GW_VM_RUN" ]] || fail "ansible_inventory: start the VMs first (no run directory yet)"
+  ANSIBLE_WORK="$GW_VM_RUN/ansible"
   mkdir -p "$ANSIBLE_WORK/home" "$ANSIBLE_WORK/tmp"
   {
     echo "[k3s_hosts]"
@@ -74,6 +78,7 @@ ansible_inventory() {
 run_playbook() {
   local playbook=$1 label=$2 t0=$SECONDS
   shift 2
+  [[ -n "$ANSIBLE_WORK" ]] || fail "run_playbook: write the inventory first (ansible_inventory)"
   PB_RC=0
   vm_log "ansible-playbook ${playbook##*/} $* ($label)"
   PB_OUT=$(cd "$ANSIBLE_WORK" && env LC_ALL=C.UTF-8 ANSIBLE_CONFIG="$ANSIBLE_WORK/ansible.cfg" \
