@@ -849,3 +849,62 @@ fn the_invoker_cannot_stop_the_helper() {
     let _ = child.wait();
     assert_eq!(seen, Some('S'), "the helper's state after the stop signals");
 }
+
+/// Found in review: sudo relays the invoker's SIGTERM, SIGINT, SIGHUP (and the rest) to the
+/// helper, which ended at once, also between a change and its syslog line: an invoker could make
+/// changes nobody logged. The helper now holds those signals until it exits: sent all of them
+/// while it waits for its request, it still reads the request, answers and exits with its code.
+#[test]
+fn the_invoker_cannot_end_the_helper_before_it_logs() {
+    if !is_root() {
+        skipped("the helper's signal mask");
+        return;
+    }
+    use nix::sys::signal::Signal;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_groundwork-helper"))
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("SUDO_UID", "65534")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the helper runs");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    // Waiting for its request on stdin: asleep, with its signals set up.
+    let asleep = || {
+        fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('S'))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !asleep() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for sig in [
+        Signal::SIGHUP,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGTERM,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGALRM,
+    ] {
+        nix::sys::signal::kill(pid, sig).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // A request that is refused: it changes nothing, and it is logged and answered.
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(b"{\"verb\":\"no_such_verb\"}\n");
+    drop(stdin);
+    let out = child.wait_with_output().expect("the helper is waited for");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_REFUSED),
+        "the helper's exit ({:?}), stdout {stdout:?}",
+        out.status
+    );
+    let resp: Response = serde_json::from_str(stdout.trim_end()).expect("one JSON reply");
+    assert_eq!(resp.kind, Kind::Refused, "{resp:?}");
+}

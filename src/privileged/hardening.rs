@@ -8,6 +8,17 @@ use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
+/// Blocked for the helper's whole run: see `reset_process`.
+pub const DEFERRED_SIGNALS: [libc::c_int; 7] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+];
+
 /// Resets resource limits, signals, the umask and the working directory.
 pub fn reset_process() -> io::Result<()> {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
@@ -65,9 +76,17 @@ pub fn reset_process() -> io::Result<()> {
                 };
             libc::signal(sig, action);
         }
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        // The signals that would end the helper, and that sudo relays from the invoker (sudo(8),
+        // "Signal handling"), wait until it exits: a helper ended between a change and its
+        // syslog line would leave a change nobody logged (found in review). Its own deadlines
+        // bound its run; root can still SIGKILL it. The tools it runs start with an empty mask
+        // (std::process clears it), and lckpwdf unblocks SIGALRM for its own timeout.
+        let mut deferred: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut deferred);
+        for sig in DEFERRED_SIGNALS {
+            libc::sigaddset(&mut deferred, sig);
+        }
+        libc::sigprocmask(libc::SIG_SETMASK, &deferred, std::ptr::null_mut());
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     std::env::set_current_dir("/")
