@@ -47,8 +47,22 @@ fn visible_commands_and_options_are_completed() {
     for shell in SHELLS {
         let out = h.groundwork(&["completions", shell]);
         out.code(0);
+        // Each command's own options too: clap builds them only for the command that runs.
         for word in [
-            "plan", "apply", "drift", "verify", "init", "man", "sudoers", "user", "output", "force",
+            "plan",
+            "apply",
+            "drift",
+            "verify",
+            "init",
+            "man",
+            "sudoers",
+            "user",
+            "output",
+            "force",
+            "detailed-exitcodes",
+            "textfile",
+            "skip-cluster",
+            "no-verify",
         ] {
             assert!(
                 out.stdout.contains(word),

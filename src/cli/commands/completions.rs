@@ -15,10 +15,16 @@ pub fn run(shell: clap_complete::Shell) -> i32 {
 }
 
 /// `cmd` with its hidden subcommands and arguments left out, at every level. clap cannot remove
-/// a subcommand, so this builds the tree anew from the visible parts.
+/// a subcommand, so this builds the tree anew from the visible parts. Each command's own
+/// arguments are built on demand (`defer` in args.rs), so each subcommand is built on its own
+/// first, and what building adds (help and version flags, the `help` command) is left for
+/// clap_complete to add once, as for the whole tree.
 fn without_hidden(cmd: &Command) -> Command {
-    let mut out = Command::new(cmd.get_name().to_string())
-        .args(cmd.get_arguments().filter(|a| !a.is_hide_set()).cloned());
+    let mut out = Command::new(cmd.get_name().to_string()).args(
+        cmd.get_arguments()
+            .filter(|a| !a.is_hide_set() && !is_built_in(a))
+            .cloned(),
+    );
     if let Some(about) = cmd.get_about() {
         out = out.about(about.clone());
     }
@@ -26,7 +32,14 @@ fn without_hidden(cmd: &Command) -> Command {
         out = out.version(version.to_string());
     }
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        out = out.subcommand(without_hidden(sub));
+        let mut sub = sub.clone().disable_help_subcommand(true);
+        sub.build();
+        out = out.subcommand(without_hidden(&sub));
     }
     out
+}
+
+fn is_built_in(arg: &clap::Arg) -> bool {
+    use clap::ArgAction::{Help, HelpLong, HelpShort, Version};
+    matches!(arg.get_action(), Help | HelpShort | HelpLong | Version)
 }
