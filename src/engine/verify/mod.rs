@@ -3,6 +3,7 @@
 //! and a failure is mapped to the missing prerequisite through k3s's own log. It runs on the
 //! live host only: its checks start processes as the user.
 
+pub mod bounded;
 pub mod check;
 pub mod diagnose;
 pub mod health;
@@ -230,18 +231,15 @@ async fn kubectl(spec: &Spec, target: &Account, args: &[&str]) -> Result<String,
         .args(args)
         .env("KUBECONFIG", &kubeconfig)
         .stdin(Stdio::null());
-    let run = tokio::process::Command::from(cmd)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(60), run)
+    let out = bounded::output(cmd.into(), Duration::from_secs(60))
         .await
-        .map_err(|_| {
-            format!(
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::TimedOut => format!(
                 "{} kubectl did not answer within 60 s",
                 spec.k3s.install_path
-            )
-        })?
-        .map_err(|e| format!("cannot run {} kubectl: {e}", spec.k3s.install_path))?;
+            ),
+            _ => format!("{} kubectl: {e}", spec.k3s.install_path),
+        })?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
@@ -488,15 +486,11 @@ async fn unit_journal(target: &Account) -> String {
     if !started.is_empty() && started != "n/a" {
         args.push(format!("--since={started}"));
     }
-    let out = tokio::process::Command::new("/usr/bin/journalctl")
-        .args(&args)
-        .env_clear()
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    match tokio::time::timeout(Duration::from_secs(30), out).await {
-        Ok(Ok(o)) => String::from_utf8_lossy(&o.stdout).into_owned(),
-        _ => String::new(),
+    let mut cmd = tokio::process::Command::new("/usr/bin/journalctl");
+    cmd.args(&args).env_clear().stdin(Stdio::null());
+    match bounded::output(cmd, Duration::from_secs(30)).await {
+        Ok(o) => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Err(_) => String::new(),
     }
 }
 

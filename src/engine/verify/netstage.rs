@@ -11,6 +11,7 @@
 //! copy, since Debian's rootlesskit is another release whose builtin driver passes the
 //! client's address differently. The cluster stage proves it on the API port instead.
 
+use super::bounded;
 use super::check::Check;
 use super::ports::{self, Probe};
 use super::smoke::{Reaped, output_as, poll, spawn_in_group};
@@ -18,7 +19,7 @@ use crate::host::session::{Account, UNIT_NAME};
 use crate::spec::{PortDriver, Spec};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::BufReader;
 
 /// A short probe: enough to see the address and that data flows.
 const SHORT_BYTES: u64 = 64 * 1024;
@@ -76,7 +77,8 @@ async fn listener(
     let mut line = String::new();
     if let Some(out) = stdout {
         let mut reader = BufReader::new(out);
-        let _ = tokio::time::timeout(Duration::from_secs(10), reader.read_line(&mut line)).await;
+        let read = bounded::read_line_async(&mut reader, &mut line);
+        let _ = tokio::time::timeout(Duration::from_secs(10), read).await;
     }
     match line.trim().strip_prefix("listening") {
         Some(rest) => Ok((

@@ -9,7 +9,8 @@
 //! most `MAX_BYTES` and `MAX_SEND` (bounded in bytes and in seconds), so the figure is a
 //! throughput a user can compare with the host's own loopback, measured the same way.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use super::bounded;
+use std::io::{BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -105,7 +106,7 @@ pub fn probe(addr: SocketAddr, max_bytes: u64, max_send: Duration) -> Result<Pro
         .map_err(|e| format!("{addr}: {e}"))?;
     let mut reader = BufReader::new(conn.try_clone().map_err(|e| format!("{addr}: {e}"))?);
     let mut source = String::new();
-    reader.read_line(&mut source).map_err(|e| {
+    bounded::read_line(&mut reader, &mut source).map_err(|e| {
         format!("{addr} accepted the connection but the listener said nothing: {e}")
     })?;
     let source = source.trim().to_string();
@@ -126,8 +127,7 @@ pub fn probe(addr: SocketAddr, max_bytes: u64, max_send: Duration) -> Result<Pro
     conn.shutdown(Shutdown::Write)
         .map_err(|e| format!("{addr}: {e}"))?;
     let mut count = String::new();
-    reader
-        .read_line(&mut count)
+    bounded::read_line(&mut reader, &mut count)
         .map_err(|e| format!("{addr} did not count what it got: {e}"))?;
     let secs = started.elapsed().as_secs_f64();
     let bytes = count
@@ -394,6 +394,35 @@ mod tests {
         let p = probe(addr, u64::MAX, Duration::from_millis(200)).unwrap();
         assert!(started.elapsed() < Duration::from_secs(5), "{p:?}");
         assert!(p.bytes > 0);
+    }
+
+    /// Found in review: the probe read the peer's lines without a bound, and verify runs it as
+    /// root against a port in the user's namespace, which any process of the user's can serve. A
+    /// peer sending one endless line grew root's memory for as long as it kept sending.
+    #[test]
+    fn a_peer_that_sends_an_endless_line_gets_a_bounded_read() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sending = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            if let Some(Ok(mut c)) = l.incoming().next() {
+                let chunk = [b'x'; 64 * 1024];
+                while !sending.load(std::sync::atomic::Ordering::Relaxed)
+                    && c.write_all(&chunk).is_ok()
+                {}
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(probe(addr, 1024, Duration::from_millis(200)));
+        });
+        let got = rx.recv_timeout(Duration::from_secs(30));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let result = got.expect("the probe returned, with the peer still sending");
+        // The address line was cut at its bound; the count line never came as a number.
+        let e = result.unwrap_err();
+        assert!(e.contains(&addr.to_string()), "{e}");
     }
 
     #[test]

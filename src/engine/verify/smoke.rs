@@ -2,13 +2,13 @@
 //! mapped onto the subordinate ranges, user-mode networking, the fuse and tun devices, and cgroup
 //! v2 delegation with limits that really apply.
 
+use super::bounded;
 use super::check::Check;
 use crate::host::session::{Account, command_as};
 use crate::subid_ranges::SubidFile;
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncReadExt;
 use tokio::process::Child;
 
 /// A check's process, started as the user in a process group of its own.
@@ -57,14 +57,8 @@ pub(super) async fn output_as(
             ));
         }
     };
-    // Every holder of the pipes is gone now: these reads end.
-    let (mut stdout, mut stderr) = (String::new(), String::new());
-    if let Some(pipe) = child.stdout.as_mut() {
-        let _ = pipe.read_to_string(&mut stdout).await;
-    }
-    if let Some(pipe) = child.stderr.as_mut() {
-        let _ = pipe.read_to_string(&mut stderr).await;
-    }
+    let stdout = bounded::drain(child.stdout.as_mut()).await;
+    let stderr = bounded::drain(child.stderr.as_mut()).await;
     if status.success() {
         Ok(stdout)
     } else {
@@ -97,10 +91,7 @@ impl Reaped {
     pub(super) async fn stop(mut self) -> String {
         kill_group(&self.child);
         let _ = self.child.wait().await;
-        let mut text = String::new();
-        if let Some(mut pipe) = self.child.stderr.take() {
-            let _ = pipe.read_to_string(&mut text).await;
-        }
+        let text = bounded::drain(self.child.stderr.as_mut()).await;
         text.lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
