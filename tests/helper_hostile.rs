@@ -807,6 +807,32 @@ fn replace_keeps_a_backup_and_writes_a_fixed_mode() {
     assert_eq!(names, ["conf", "conf-", "victim"]);
 }
 
+/// The real helper for an invoker (uid 65534), waiting for its request on stdin: asleep, with
+/// its signals set up.
+fn waiting_helper() -> (std::process::Child, nix::unistd::Pid) {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_groundwork-helper"))
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("SUDO_UID", "65534")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the helper runs");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while process_state(pid) != Some('S') && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, pid)
+}
+
+/// A process's state letter from /proc: it follows the command name's closing parenthesis.
+fn process_state(pid: nix::unistd::Pid) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next())
+}
+
 /// Found in review: the helper reset every signal to its default, so the terminal's stop
 /// signals (which sudo passes on from the invoker) stopped it, also while it held shadow's lock.
 /// It now ignores them: sent SIGTSTP while it waits for its request, it keeps running.
@@ -816,26 +842,7 @@ fn the_invoker_cannot_stop_the_helper() {
         skipped("the helper's signal dispositions");
         return;
     }
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_groundwork-helper"))
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("SUDO_UID", "65534")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("the helper runs");
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let state = || {
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // The state follows the command name's closing parenthesis.
-        stat.rsplit_once(") ")
-            .and_then(|(_, rest)| rest.chars().next())
-    };
-    // Waiting for its request on stdin: asleep.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while state() != Some('S') && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (mut child, pid) = waiting_helper();
     for sig in [
         nix::sys::signal::Signal::SIGTSTP,
         nix::sys::signal::Signal::SIGTTIN,
@@ -844,7 +851,7 @@ fn the_invoker_cannot_stop_the_helper() {
         nix::sys::signal::kill(pid, sig).unwrap();
     }
     std::thread::sleep(Duration::from_millis(300));
-    let seen = state();
+    let seen = process_state(pid);
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(seen, Some('S'), "the helper's state after the stop signals");
@@ -861,26 +868,7 @@ fn the_invoker_cannot_end_the_helper_before_it_logs() {
         return;
     }
     use nix::sys::signal::Signal;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_groundwork-helper"))
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("SUDO_UID", "65534")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("the helper runs");
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    // Waiting for its request on stdin: asleep, with its signals set up.
-    let asleep = || {
-        fs::read_to_string(format!("/proc/{pid}/stat"))
-            .unwrap_or_default()
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('S'))
-    };
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !asleep() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (mut child, pid) = waiting_helper();
     for sig in [
         Signal::SIGHUP,
         Signal::SIGINT,
