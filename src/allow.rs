@@ -100,13 +100,16 @@ pub fn sysctl_keys() -> impl Iterator<Item = &'static str> {
     SYSCTLS.iter().map(|k| k.key)
 }
 
-/// Parses one integer of a sysctl value: optional `-`, then 1 to 19 digits. No `+`, no spaces.
+/// Parses one integer of a sysctl value, written in decimal the one way `i64`'s Display writes
+/// it: no `+`, no spaces, and no leading zero, which the kernel (and systemd-sysctl at boot)
+/// reads as octal: `065530` is 27480 there, so a bound checked on 65530 would not hold (found in
+/// review).
 fn int(s: &str) -> Option<i64> {
     let digits = s.strip_prefix('-').unwrap_or(s);
     if digits.is_empty() || digits.len() > 19 || !digits.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    s.parse().ok()
+    s.parse().ok().filter(|n: &i64| n.to_string() == s)
 }
 
 /// The integers of a value in the key's shape, in its bounds; an error says what is expected.
@@ -233,6 +236,28 @@ mod tests {
         assert!(parse_sysctl_value("kernel.core_pattern", "1").is_err());
         let err = parse_sysctl_value("net.ipv4.ip_unprivileged_port_start", "70000").unwrap_err();
         assert!(err.contains("from 0 to 65535"), "{err}");
+    }
+
+    /// Found in review: `065530` passed as 65530 (a raise of vm.max_map_count), and the kernel
+    /// set 27480, reading it as octal; `0100` took ip_unprivileged_port_start to 64.
+    #[test]
+    fn a_sysctl_value_is_decimal_as_the_kernel_reads_it() {
+        for bad in ["065530", "0100", "00", "-0", "-01", "0x10"] {
+            assert!(
+                parse_sysctl_value("vm.max_map_count", bad).is_err()
+                    && parse_sysctl_value("net.ipv4.ip_unprivileged_port_start", bad).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(parse_sysctl_value("vm.max_map_count", "65530"), Ok(vec![65530]));
+        assert_eq!(
+            parse_sysctl_value("net.ipv4.ip_unprivileged_port_start", "0"),
+            Ok(vec![0])
+        );
+        assert_eq!(
+            parse_sysctl_value("net.ipv4.ping_group_range", "0 10"),
+            Ok(vec![0, 10])
+        );
     }
 
     #[test]
