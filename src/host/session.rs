@@ -96,6 +96,11 @@ impl Account {
 /// A command that runs as the account, with the environment a login would give it for the user
 /// manager (XDG_RUNTIME_DIR and the bus, which `su` and `sudo -u` do not set). When we are root
 /// it drops to the user: their supplementary groups first, then gid, then uid.
+///
+/// It always starts in a session of its own (and so a process group of its own, which callers
+/// kill as a whole), with no controlling terminal: found in review, a process of the user's
+/// (kubectl's credential plugin, from a kubeconfig the user writes) kept root's terminal, opened
+/// /dev/tty and typed commands into root's shell (TIOCSTI), or read what root typed next.
 pub fn command_as(account: &Account, program: &str) -> Command {
     let runtime = account.runtime_dir();
     let mut cmd = Command::new(program);
@@ -115,22 +120,26 @@ pub fn command_as(account: &Account, program: &str) -> Command {
         } else {
             "/"
         });
-    if !account.is_self() {
-        let (uid, gid) = (
-            nix::unistd::Uid::from_raw(account.uid),
+    // What to become: None when we are the account already.
+    let become_user = (!account.is_self()).then(|| {
+        (
+            account.groups(),
             nix::unistd::Gid::from_raw(account.gid),
-        );
-        let groups = account.groups();
-        // SAFETY: between fork and exec only async-signal-safe system calls run here; `groups`
-        // was built before the fork.
-        unsafe {
-            cmd.pre_exec(move || {
-                nix::unistd::setgroups(&groups)?;
-                nix::unistd::setgid(gid)?;
-                nix::unistd::setuid(uid)?;
-                Ok(())
-            });
-        }
+            nix::unistd::Uid::from_raw(account.uid),
+        )
+    });
+    // SAFETY: between fork and exec only async-signal-safe system calls run here; the groups
+    // were looked up before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::unistd::setsid()?;
+            if let Some((groups, gid, uid)) = &become_user {
+                nix::unistd::setgroups(groups)?;
+                nix::unistd::setgid(*gid)?;
+                nix::unistd::setuid(*uid)?;
+            }
+            Ok(())
+        });
     }
     cmd
 }

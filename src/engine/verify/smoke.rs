@@ -6,12 +6,12 @@ use super::bounded;
 use super::check::Check;
 use crate::host::session::{Account, command_as};
 use crate::subid_ranges::SubidFile;
-use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::Child;
 
-/// A check's process, started as the user in a process group of its own.
+/// A check's process, started as the user in a session (and process group) of its own
+/// (`command_as`).
 pub(super) fn spawn_in_group(
     account: &Account,
     program: &str,
@@ -26,8 +26,7 @@ pub(super) fn spawn_in_group(
         } else {
             Stdio::null()
         })
-        .stderr(Stdio::piped())
-        .process_group(0);
+        .stderr(Stdio::piped());
     tokio::process::Command::from(cmd)
         .kill_on_drop(true)
         .spawn()
@@ -70,7 +69,8 @@ pub(super) async fn output_as(
     }
 }
 
-/// SIGKILL to the process group a check's process leads (it was spawned with process_group(0)).
+/// SIGKILL to the process group a check's process leads (`command_as` starts it in a session of
+/// its own).
 fn kill_group(child: &Child) {
     if let Some(pid) = child.id() {
         let _ = nix::sys::signal::killpg(
