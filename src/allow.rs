@@ -249,7 +249,10 @@ mod tests {
                 "{bad:?}"
             );
         }
-        assert_eq!(parse_sysctl_value("vm.max_map_count", "65530"), Ok(vec![65530]));
+        assert_eq!(
+            parse_sysctl_value("vm.max_map_count", "65530"),
+            Ok(vec![65530])
+        );
         assert_eq!(
             parse_sysctl_value("net.ipv4.ip_unprivileged_port_start", "0"),
             Ok(vec![0])

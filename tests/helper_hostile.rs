@@ -808,9 +808,14 @@ fn replace_keeps_a_backup_and_writes_a_fixed_mode() {
 }
 
 /// The real helper for an invoker (uid 65534), waiting for its request on stdin: asleep, with
-/// its signals set up.
-fn waiting_helper() -> (std::process::Child, nix::unistd::Pid) {
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_groundwork-helper"))
+/// its signals set up. `exec` is how a shell starts it (`exec`, or `exec nice -n 19`...).
+fn waiting_helper(exec: &str) -> (std::process::Child, nix::unistd::Pid) {
+    let child = std::process::Command::new("/bin/sh")
+        .args([
+            "-c",
+            &format!("{exec} \"$0\""),
+            env!("CARGO_BIN_EXE_groundwork-helper"),
+        ])
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env("SUDO_UID", "65534")
@@ -819,8 +824,11 @@ fn waiting_helper() -> (std::process::Child, nix::unistd::Pid) {
         .spawn()
         .expect("the helper runs");
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let comm = || fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while process_state(pid) != Some('S') && std::time::Instant::now() < deadline {
+    while (comm().trim() != "groundwork-help" || process_state(pid) != Some('S'))
+        && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
     (child, pid)
@@ -842,7 +850,7 @@ fn the_invoker_cannot_stop_the_helper() {
         skipped("the helper's signal dispositions");
         return;
     }
-    let (mut child, pid) = waiting_helper();
+    let (mut child, pid) = waiting_helper("exec");
     for sig in [
         nix::sys::signal::Signal::SIGTSTP,
         nix::sys::signal::Signal::SIGTTIN,
@@ -868,7 +876,7 @@ fn the_invoker_cannot_end_the_helper_before_it_logs() {
         return;
     }
     use nix::sys::signal::Signal;
-    let (mut child, pid) = waiting_helper();
+    let (mut child, pid) = waiting_helper("exec");
     for sig in [
         Signal::SIGHUP,
         Signal::SIGINT,
@@ -895,4 +903,91 @@ fn the_invoker_cannot_end_the_helper_before_it_logs() {
     );
     let resp: Response = serde_json::from_str(stdout.trim_end()).expect("one JSON reply");
     assert_eq!(resp.kind, Kind::Refused, "{resp:?}");
+}
+
+/// Found in review: the caller's nice value, scheduling class, I/O class and OOM score passed
+/// through sudo, so the helper could be made to hold shadow's lock at the lowest priority, or be
+/// the kernel's first OOM victim. Started at nice 19, SCHED_IDLE, the idle I/O class and an OOM
+/// score of 1000, it waits for its request with all of them back at the defaults.
+#[test]
+fn the_invoker_cannot_slow_the_helper_down() {
+    if !is_root() {
+        skipped("the helper's scheduling");
+        return;
+    }
+    let (mut child, pid) = waiting_helper(
+        "echo 1000 >/proc/self/oom_score_adj && exec nice -n 19 chrt -i 0 ionice -c 3",
+    );
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest.split(' ').collect())
+        .unwrap_or_default();
+    // After the command name: state is field 3, so nice (19) is [16], policy (41) is [38].
+    let (nice, policy) = (fields.get(16).copied(), fields.get(38).copied());
+    let oom = fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap_or_default();
+    let io = std::process::Command::new("ionice")
+        .args(["-p", &pid.to_string()])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(nice, Some("0"), "nice: {stat}");
+    assert_eq!(policy, Some("0"), "policy (0 is SCHED_OTHER): {stat}");
+    assert_eq!(oom.trim(), "0", "oom_score_adj");
+    assert!(!io.starts_with("idle"), "I/O class: {io}");
+}
+
+/// Found in review: started from a cgroup its caller owns (`systemd-run --user --scope sudo ...`),
+/// the helper could be frozen (`cgroup.freeze`) while it held shadow's lock, keeping every
+/// useradd and passwd on the host waiting, or killed (`cgroup.kill`) between a change and its
+/// log line. It now refuses to work there. The cgroup is a real one of the unified hierarchy,
+/// made for the test and given to uid 65534.
+#[test]
+fn the_helper_refuses_to_run_in_a_cgroup_its_caller_owns() {
+    if !is_root() {
+        skipped("the helper in a cgroup its caller owns");
+        return;
+    }
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let Some(mount) = mountinfo.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        let f: Vec<&str> = left.split(' ').collect();
+        (right.starts_with("cgroup2 ") && f.get(3) == Some(&"/")).then(|| f[4].to_string())
+    }) else {
+        skipped("the helper in a cgroup its caller owns (no cgroup2 mount here)");
+        return;
+    };
+    let own = fs::read_to_string("/proc/self/cgroup").unwrap();
+    let own = own
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or("/");
+    // A child of the test's own cgroup, which it may create and leave in.
+    let cgroup = Path::new(&mount)
+        .join(own.trim_start_matches('/'))
+        .join(format!("gw-helper-test-{}", std::process::id()));
+    fs::create_dir(&cgroup).expect("a cgroup for the test");
+    std::os::unix::fs::chown(&cgroup, Some(65534), None).unwrap();
+    let out = std::process::Command::new("/bin/sh")
+        .args([
+            "-c",
+            "echo $$ >\"$1/cgroup.procs\" && exec \"$0\"",
+            env!("CARGO_BIN_EXE_groundwork-helper"),
+            &cgroup.to_string_lossy(),
+        ])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("SUDO_UID", "65534")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the helper runs");
+    let removed = fs::remove_dir(&cgroup);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(EXIT_REFUSED), "{stdout}");
+    let resp: Response = serde_json::from_str(stdout.trim_end()).expect("one JSON reply");
+    assert_eq!(resp.kind, Kind::Refused, "{resp:?}");
+    assert!(resp.msg.contains("uid 65534 owns"), "{}", resp.msg);
+    removed.expect("the test's cgroup is removed");
 }

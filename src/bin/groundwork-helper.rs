@@ -92,6 +92,9 @@ fn handle(
         );
     }
     let who = invoker.describe();
+    if let Err(e) = hardening::check_cgroup() {
+        return refused(who, "-", e);
+    }
     let policy = match load_policy() {
         Ok(p) => p,
         Err(e) => return refused(who, "-", e),
