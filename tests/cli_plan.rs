@@ -1419,18 +1419,20 @@ fn apply_refuses_junit_output() {
 fn a_closed_stdout_ends_quietly() {
     use std::io::Read;
     let h = Host::fresh();
+    // The reader is gone before groundwork starts, so its first write fails (closing it after
+    // the start raced with the write on a loaded machine).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_groundwork"))
         .arg("--root")
         .arg(h.root())
         .args(["plan", "--output", "json"])
         .arg(h.spec_path())
         .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
+        .stdout(writer)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // The reader is gone before groundwork writes a byte (it takes milliseconds to plan).
-    drop(child.stdout.take());
     let status = child.wait().unwrap();
     let mut stderr = String::new();
     child
