@@ -10,6 +10,7 @@ pub mod hardening;
 pub mod k3s_install;
 pub mod known_ids;
 pub mod request;
+pub mod request_lock;
 pub mod secure_fs;
 pub mod shadow_lock;
 pub mod subids;

@@ -30,6 +30,10 @@ impl Context<'_> {
 pub fn execute(req: &Request, ctx: &mut Context) -> Result<Done, VerbError> {
     super::validate::validate(req).map_err(VerbError::Refused)?;
     authorize(ctx.invoker, req, ctx.policy).map_err(VerbError::Refused)?;
+    let _one_at_a_time = super::request_lock::acquire(
+        Path::new(super::request_lock::LOCK_FILE),
+        super::request_lock::WAIT,
+    )?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     match req {
         Request::InstallPackages { names } => install_packages(names),

@@ -13,8 +13,8 @@
 //!   single files: the helper renames its temp files over /etc/subuid, and a rename onto a
 //!   bind-mounted file fails with EBUSY. shadow's lock (/etc/.pwd.lock, /etc/subuid.lock) is
 //!   the sandbox's too.
-//! - `/usr/local/bin`, `/opt` and `/var/lib` are sandbox directories (install_k3s, the pending
-//!   follow-up markers under /var/lib/groundwork).
+//! - `/usr/local/bin`, `/opt`, `/var/lib` and `/run` are sandbox directories (install_k3s, the
+//!   pending follow-up markers under /var/lib/groundwork, the lock of privileged requests).
 //! - `/usr/bin` and `/usr/sbin` are read-only overlays with STAND-INS on top for every tool a
 //!   verb runs (systemctl, loginctl, apt-get, apparmor_parser, modprobe, useradd, usermod): each
 //!   records its arguments and exits with the code the test chose, so no module is loaded and no
@@ -445,6 +445,7 @@ impl Sandbox {
             "usr-local-bin",
             "opt",
             "var-lib",
+            "run/lock",
             "dev",
             "stand-ins/bin",
             "stand-ins/sbin",
@@ -471,8 +472,11 @@ impl Sandbox {
                 fs::set_permissions(&entry, fs::Permissions::from_mode(0o755))?;
             }
         }
-        // Marks are left by stand-ins that any user may run.
-        fs::set_permissions(root.join("marks"), fs::Permissions::from_mode(0o1777))?;
+        // Marks are left by stand-ins that any user may run; /run/lock is every user's, as on a
+        // systemd host (groundwork's own lock is there).
+        for shared in ["marks", "run/lock"] {
+            fs::set_permissions(root.join(shared), fs::Permissions::from_mode(0o1777))?;
+        }
         sb.write("/etc/passwd", PASSWD);
         sb.write("/etc/group", GROUP);
         sb.write("/etc/subuid", "");
@@ -526,6 +530,7 @@ impl Sandbox {
             ("/usr/local/bin", "usr-local-bin"),
             ("/opt", "opt"),
             ("/var/lib", "var-lib"),
+            ("/run", "run"),
         ] {
             if abs == prefix {
                 return self.root().join(dir);
@@ -688,6 +693,7 @@ impl Sandbox {
         ));
         m(format!("mount --bind {} /opt", r("opt")));
         m(format!("mount --bind {} /var/lib", r("var-lib")));
+        m(format!("mount --bind {} /run", r("run")));
         for dir in ["bin", "sbin"] {
             m(format!(
                 "mount -t overlay overlay -o lowerdir={}:/usr/{dir} /usr/{dir}",
