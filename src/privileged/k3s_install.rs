@@ -131,6 +131,7 @@ pub fn install(
         }
         _ => {}
     }
+    check_room(dir, w.size)?;
     let tmp = dir.join(format!(".k3s.groundwork-{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     let result =
@@ -145,6 +146,33 @@ pub fn install(
         path.display(),
         w.sha256,
         dir.display()
+    )))
+}
+
+/// What a k3s install leaves free on the file system, besides root's reserved blocks.
+const KEEP_FREE: u64 = 64 << 20;
+
+/// Room for the announced size and `KEEP_FREE` more, in what users may fill: a request
+/// announces its size before its bytes arrive, and the hash can only refuse them once all are
+/// on the disk (found in review).
+fn check_room(dir: &Path, size: u64) -> Result<(), VerbError> {
+    let st = nix::sys::statvfs::statvfs(dir).map_err(|e| {
+        VerbError::failed(format!(
+            "cannot read the free space of {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let free = (st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64);
+    if free >= size.saturating_add(KEEP_FREE) {
+        return Ok(());
+    }
+    Err(VerbError::Refused(format!(
+        "{} has {} MiB free; k3s takes {} MiB there and groundwork leaves {} MiB free: nothing \
+         was installed, free some space first",
+        dir.display(),
+        free >> 20,
+        size.div_ceil(1 << 20),
+        KEEP_FREE >> 20
     )))
 }
 
@@ -240,4 +268,18 @@ fn replace_keeping_previous(tmp: &Path, path: &Path) -> Result<(), VerbError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_install_needs_room_for_what_it_announces() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_room(dir.path(), 1).is_ok());
+        let e = check_room(dir.path(), u64::MAX / 2).unwrap_err();
+        assert!(matches!(e, VerbError::Refused(_)), "{e}");
+        assert!(e.to_string().contains("MiB free"), "{e}");
+    }
 }
