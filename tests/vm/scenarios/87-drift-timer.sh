@@ -25,7 +25,8 @@ prom=/var/lib/node_exporter/textfile_collector/groundwork.prom
 real=/var/lib/groundwork-drift/groundwork.prom
 ts() { sed -n 's/^groundwork_last_check_timestamp_seconds //p' "$prom"; }
 systemctl daemon-reload && systemctl enable --now groundwork-drift.timer >/dev/null 2>&1
-kv fragments "$(systemctl show -P FragmentPath groundwork-drift.service groundwork-drift.timer | xargs)"
+# Resolved: Debian 12's systemd names them by /lib, the merged /usr's link.
+kv fragments "$(systemctl show -P FragmentPath groundwork-drift.service groundwork-drift.timer | xargs realpath | xargs)"
 kv exec_start "$(systemctl show -P ExecStart groundwork-drift.service | sed -n 's/^{ path=\([^ ;]*\) .*/\1/p')"
 kv timer_enabled "$(systemctl is-enabled groundwork-drift.timer)"
 kv timer_active "$(systemctl is-active groundwork-drift.timer)"

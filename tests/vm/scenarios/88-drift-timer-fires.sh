@@ -46,7 +46,8 @@ EOF
 rm -f /var/lib/groundwork-drift/groundwork.prom
 kv shipped_sha "$(cat /usr/lib/systemd/system/groundwork-drift.service /usr/lib/systemd/system/groundwork-drift.timer | sha256sum | cut -d' ' -f1)"
 systemctl daemon-reload
-kv fragments "$(systemctl show -P FragmentPath groundwork-drift.service groundwork-drift.timer | xargs)"
+# Resolved: Debian 12's systemd names them by /lib, the merged /usr's link.
+kv fragments "$(systemctl show -P FragmentPath groundwork-drift.service groundwork-drift.timer | xargs realpath | xargs)"
 kv calendar "$(systemctl show -P TimersCalendar groundwork-drift.timer)"
 kv randomized_delay "$(systemctl show -P RandomizedDelayUSec groundwork-drift.timer)"
 kv persistent "$(systemctl show -P Persistent groundwork-drift.timer)"
