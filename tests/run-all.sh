@@ -90,8 +90,10 @@ cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
 cargo build --release --locked --bins
-# The VM suite installs the Debian package (scenarios 22-package and 85-ansible); without
-# cargo-deb those two fail, saying how to build it.
+# Every lab host of the VM suite installs groundwork from the Debian package: built here, once,
+# before the two lanes start (each lane's run-suite.sh checks that the package holds these
+# binaries, and builds it itself only when it does not). Without cargo-deb the VM suite fails,
+# saying how to install it.
 if [[ "${GW_SKIP_VM:-}" != 1 && -x packaging/build.sh ]] && cargo deb --version >/dev/null 2>&1; then
   packaging/build.sh deb
 fi

@@ -44,7 +44,7 @@ mkdir -p "$run_dir"
 converge() {
   local name=$1
   vm_start fresh
-  vm_install_lab fresh
+  vm_install_lab fresh --from-source
   tar -C "$PAYLOAD" -cf - root ansible bench bin |
     vm_ssh fresh 'rm -rf /opt/bench && mkdir -p /opt/bench && tar -x -C /opt/bench'
   (vm_ssh fresh "NAME=$name bash -s" <<'GUEST'

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Checks the top-level Vagrantfile with `vagrant validate`, for each of its machines. It is the
-# only check of the ubuntu2404 machine, whose box CI cannot download; scenarios 65 and 66 boot
-# debian12 on a local box.
+# Checks the top-level Vagrantfile with `vagrant validate`, for each of its machines, and that
+# `vagrant up` without groundwork's Debian package stops before anything starts, saying how to
+# build it. It is the only check of the ubuntu2404 machine, whose box CI cannot download;
+# scenarios 65 and 66 boot debian12 on a local box.
 #
 # Without vagrant: under CI=true it installs Debian's package; otherwise it prints one loud skip
 # line and exits $GW_SKIP_EXIT (default 0, claiming nothing).
@@ -25,6 +26,7 @@ ensure_vagrant() {
 check_references() {
   local f=$REPO/Vagrantfile box
   grep -qE 'path: "tests/vm/provision\.sh"' "$f" || fail "the Vagrantfile does not provision with tests/vm/provision.sh"
+  grep -qF '"#{STAGE}/groundwork.deb"]' "$f" || fail "the Vagrantfile does not provision from the Debian package"
   [[ -x "$REPO/tests/vm/provision.sh" ]] || fail "tests/vm/provision.sh is missing or not executable"
   for box in debian/bookworm64 bento/ubuntu-24.04; do
     grep -qF "\"$box\"" "$f" || fail "the Vagrantfile has no machine on the box $box"
@@ -55,6 +57,15 @@ main() {
   GW_BOX=local/lab GW_BOX_SSH_KEY=$VAGRANT_TMP_HOME/key GW_BOX_KERNEL=/nonexistent/vmlinuz \
     GW_BOX_INITRD=/nonexistent/initrd.img GW_BOX_CMDLINE="root=/dev/vda rw" GW_LIBVIRT_DRIVER=qemu \
     vagrant validate --ignore-provider
+  # The package's absence stops `vagrant up` as the Vagrantfile loads. The provider is one that
+  # cannot run here, so that nothing could boot even if it did not stop.
+  echo "vagrant up without a package (GW_DEB names none): stops, naming packaging/build.sh deb"
+  local out rc=0
+  out=$(GW_DEB=$VAGRANT_TMP_HOME/none.deb vagrant up debian12 --provider virtualbox 2>&1) || rc=$?
+  ((rc != 0)) || fail "vagrant up went ahead without a package:"$'\n'"$out"
+  grep -qF "no groundwork package ($VAGRANT_TMP_HOME/none.deb); run \`packaging/build.sh deb\` first" <<<"$out" ||
+    fail "vagrant up without a package did not say how to build one (exit $rc):"$'\n'"$out"
+  echo "$out"
 }
 
 main "$@"

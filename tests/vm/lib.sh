@@ -5,8 +5,9 @@
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 #   vm_start main                                    # a fresh, booted Debian VM
-#   vm_copy main "$GW_BIN_DIR/groundwork" /usr/local/bin/groundwork
-#   out=$(vm_ssh main 'groundwork plan /root/lab.yaml') || rc=$?
+#   vm_install_lab main                              # the package, the lab spec, the stand-in
+#   vm_ssh main 'apt-get install -y -q /root/lab/groundwork.deb'
+#   out=$(vm_ssh main 'groundwork plan /root/lab/lab.yaml') || rc=$?
 #   assert_contains "plan output" "$out" "subids"
 #
 # When the scenario's shell exits, for any reason (a failed assertion, set -e, Ctrl-C, a
@@ -24,6 +25,7 @@
 # snapshot is made on first use and kept beside the image. GW_VM_SNAPSHOTS=0 boots instead.
 #
 # Settings (environment): GW_VM_RELEASE (bookworm), GROUNDWORK_BIN_DIR (target/release),
+# GROUNDWORK_DEB (the Debian package of those binaries: target/debian/groundwork_*.deb),
 # GW_VM_ACCEL (auto|tcg|kvm), GW_VM_MEM (2048), GW_VM_CPUS (2), GW_VM_BOOT_TIMEOUT (300 s),
 # GW_VM_SNAPSHOTS (1), GW_VM_ARTIFACTS (target/vm-artifacts; each scenario's evidence goes to
 # <release>/<scenario>/ below it), GW_VM_IMAGE_DIR (from build-image.sh, for GW_VM_RELEASE).
@@ -716,39 +718,68 @@ GW_K3S_RELEASE_PORT=8099
 # The k3s version the lab spec pins.
 vm_lab_k3s_version() { sed -n 's/^  version: *//p' "$GW_VM_DIR/specs/lab.yaml" | head -n 1; }
 
-# vm_install_lab NAME: puts the binaries (GROUNDWORK_BIN_DIR), provision.sh, the lab spec and the
-# k3s stand-in into /root/lab/ (binaries in /root/lab/bin/), and serves the stand-in with its
-# sha256sum file on 127.0.0.1:8099 inside the guest, as specs/lab.yaml expects. One SSH round
-# trip: the files travel as a tar stream.
+# vm_install_lab NAME [--from-source]: puts the Debian package (vm_deb) as
+# /root/lab/groundwork.deb, provision.sh, the lab spec and the k3s stand-in into /root/lab/, and
+# serves the stand-in with its sha256sum file on 127.0.0.1:8099 inside the guest, as
+# specs/lab.yaml expects. Nothing is installed: vm_provision installs the package. --from-source
+# puts the release binaries (GROUNDWORK_BIN_DIR) in /root/lab/bin/ instead of the package, for the
+# scenarios that install groundwork the README's way from source. One SSH round trip: the files
+# travel as a tar stream.
 vm_install_lab() {
-  local name=$1 bins=(groundwork) version
+  local name=$1 from_source=${2:-} bins=(groundwork) version deb=""
+  [[ -z "$from_source" || "$from_source" == --from-source ]] || fail "vm_install_lab: unknown option $from_source"
   [[ -f "$GW_BIN_DIR/groundwork-helper" ]] && bins+=(groundwork-helper)
+  [[ -n "$from_source" ]] || deb=$(vm_deb)
   version=$(vm_lab_k3s_version)
   [[ -n "$version" ]] || fail "no k3s version in specs/lab.yaml"
   {
     tar -C "$GW_VM_DIR" -cf - provision.sh specs/lab.yaml fixtures/serve-k3s-release.sh
     tar -C "$GW_REPO/tests/standin" --transform 's,^k3s$,k3s-standin,' -cf - k3s
-    tar -C "$GW_BIN_DIR" --transform 's,^,bin/,' -cf - "${bins[@]}"
+    if [[ -n "$from_source" ]]; then
+      tar -C "$GW_BIN_DIR" --transform 's,^,bin/,' -cf - "${bins[@]}"
+    else
+      tar -C "$(dirname "$deb")" --transform 's,^.*$,groundwork.deb,' -cf - "$(basename "$deb")"
+    fi
   } | vm_ssh "$name" "set -e; mkdir -p $GW_LAB; tar -x -i -C $GW_LAB; mv $GW_LAB/specs/lab.yaml $GW_LAB/;
       mv $GW_LAB/fixtures/* $GW_LAB/; $GW_LAB/serve-k3s-release.sh $GW_LAB/k3s-standin '$version' $GW_K3S_RELEASE_PORT" ||
     fail "installing the lab in '$name' failed"
 }
 
+# vm_deb_mismatch DEB: nothing when the package holds GROUNDWORK_BIN_DIR's groundwork and
+# groundwork-helper byte for byte (packaging/build.sh packages target/release as it is); else the
+# packaged paths that differ or are missing, one line each.
+vm_deb_mismatch() {
+  local deb=$1 tree bin path
+  tree=$(mktemp -d)
+  dpkg-deb --fsys-tarfile "$deb" 2>/dev/null |
+    tar -x -C "$tree" ./usr/bin/groundwork ./usr/libexec/groundwork/groundwork-helper 2>/dev/null || true
+  for bin in groundwork:usr/bin/groundwork groundwork-helper:usr/libexec/groundwork/groundwork-helper; do
+    path=${bin#*:}
+    cmp -s "$tree/$path" "$GW_BIN_DIR/${bin%%:*}" || printf '/%s\n' "$path"
+  done
+  rm -rf "$tree"
+}
+
 # vm_deb: the Debian package to install (GROUNDWORK_DEB, else the one packaging/build.sh left in
-# target/debian/, which it empties first); fails the scenario, saying how to build one, when
-# there is none.
+# target/debian/, which it empties first). Fails the scenario, saying how to build one, when
+# there is none, or when it does not hold the binaries of this run (GROUNDWORK_BIN_DIR): a
+# package of an older build is never installed in its stead. run-suite.sh builds it when needed.
 vm_deb() {
-  local deb=${GROUNDWORK_DEB:-} built=("$GW_REPO"/target/debian/groundwork_*.deb)
+  local deb=${GROUNDWORK_DEB:-} built=("$GW_REPO"/target/debian/groundwork_*.deb) stale
   [[ -n "$deb" ]] || deb=${built[-1]}
   [[ -f "$deb" ]] || fail "no Debian package ($deb): build it with packaging/build.sh deb"
+  stale=$(vm_deb_mismatch "$deb")
+  [[ -z "$stale" ]] || fail "the Debian package $deb is stale: it holds other binaries than" \
+    "$GW_BIN_DIR's (${stale//$'\n'/ }); build it again with packaging/build.sh deb"
   printf '%s\n' "$deb"
 }
 
-# vm_provision NAME: runs provision.sh in the guest on the lab spec (apply, then verify: the
-# rootless smoke test, and the cluster stage against the k3s stand-in); prints its output and
-# returns its exit code.
+# vm_provision NAME: runs provision.sh in the guest on the lab spec: it installs the package that
+# vm_install_lab put there (apt-get: groundwork in /usr/bin, the helper at
+# /usr/libexec/groundwork/groundwork-helper), then apply, then verify (the rootless smoke test,
+# and the cluster stage against the k3s stand-in); prints its output and returns its exit code.
 vm_provision() {
-  vm_ssh "$1" "$GW_LAB/provision.sh $GW_LAB/lab.yaml $GW_LAB/bin"
+  vm_ssh "$1" "$GW_LAB/provision.sh $GW_LAB/lab.yaml $GW_LAB/groundwork.deb"
 }
 
 # provision_step_rc OUTPUT STEP: the exit code provision.sh reported for `groundwork STEP`
@@ -772,24 +803,24 @@ vm_start_applied() {
     fail "provisioning failed (provision.sh exit code $rc):"$'\n'"$(vm__excerpt "$out")"
 }
 
-# vm_install_drift_units NAME: the README's scheduled drift check, set up in the guest as users
-# are told to: the install lines of the header of examples/systemd/groundwork-drift.service run
-# verbatim (all but the systemctl line: nothing is enabled or started here); the lab spec as
-# /etc/groundwork/spec.yaml; groundwork in /usr/local/bin; the link from node_exporter's textfile
-# directory.
+# vm_install_drift_units NAME: the README's scheduled drift check, set up in the guest as the
+# package's users are told to, on a host where vm_provision installed the package: its drift
+# service and timer (/usr/lib/systemd/system, running /usr/bin/groundwork as k3s, the spec's
+# user) are used as shipped, nothing is enabled or started here; the lab spec as
+# /etc/groundwork/spec.yaml; the link from node_exporter's textfile directory.
 vm_install_drift_units() {
-  vm_ssh "$1" "mkdir -p /root/gw-systemd"
-  vm_copy "$1" "$GW_REPO/examples/systemd/groundwork-drift.service" \
-    "$GW_REPO/examples/systemd/groundwork-drift.timer" /root/gw-systemd/
-  vm_ssh "$1" "set -e; cd /root/gw-systemd
-    sed -n '/^# Install (as root):/,/^# The metrics/s/^#   //p' groundwork-drift.service | grep -v systemctl >install.sh
-    [ -s install.sh ] || { echo 'the service header has no install lines'; exit 1; }
-    bash -e install.sh
-    install -d /etc/groundwork /var/lib/node_exporter/textfile_collector
-    [ -x /usr/local/bin/groundwork ] || install -m 755 $GW_LAB/bin/groundwork /usr/local/bin/groundwork
-    cp $GW_LAB/lab.yaml /etc/groundwork/spec.yaml
-    ln -sf /var/lib/groundwork-drift/groundwork.prom /var/lib/node_exporter/textfile_collector/" ||
-    fail "installing the drift units in '$1' failed"
+  vm_ssh "$1" "LAB=$GW_LAB bash -s" <<'GUEST' || fail "installing the drift units in '$1' failed"
+set -eu
+[ "$(dpkg-query -W -f='${db:Status-Status}' groundwork 2>&1)" = installed ] ||
+  { echo 'the groundwork package is not installed'; exit 1; }
+for u in groundwork-drift.service groundwork-drift.timer; do
+  [ "$(dpkg-query -S "/usr/lib/systemd/system/$u" 2>&1)" = "groundwork: /usr/lib/systemd/system/$u" ] ||
+    { echo "the package ships no $u"; exit 1; }
+done
+install -d /etc/groundwork /var/lib/node_exporter/textfile_collector
+cp "$LAB/lab.yaml" /etc/groundwork/spec.yaml
+ln -sf /var/lib/groundwork-drift/groundwork.prom /var/lib/node_exporter/textfile_collector/
+GUEST
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -16,8 +16,11 @@
 # command line, else all of them. Summary lines and artifacts are named <release>/<scenario>.
 #
 # Expects built binaries in target/release (or $GROUNDWORK_BIN_DIR): groundwork, and
-# groundwork-helper once it exists. Builds or reuses the VM image (build-image.sh) and the booted
-# snapshot first. A scenario exits 0 (PASS), 77 (SKIP: what it needs does not exist yet) or
+# groundwork-helper once it exists. The lab hosts install groundwork's Debian package
+# (target/debian/groundwork_*.deb, or $GROUNDWORK_DEB): before any VM starts, the package must
+# hold exactly those binaries; a missing or stale one in target/debian is built again here, once
+# (packaging/build.sh deb, which needs cargo-deb), and a GROUNDWORK_DEB of other binaries fails
+# the suite. Builds or reuses the VM image (build-image.sh) and the booted snapshot first. A scenario exits 0 (PASS), 77 (SKIP: what it needs does not exist yet) or
 # anything else (FAIL); each runs under a timeout: GW_VM_SCENARIO_TIMEOUT (900 s), or the
 # scenario's own `# suite-timeout: SECONDS` line for the long ones. Logs and, on
 # failure, the console and journal of its VMs are in target/vm-artifacts/<release>/<scenario>/.
@@ -230,6 +233,32 @@ print_summary() {
   echo "vm-suite: $PASSED passed, $FAILED failed$tail"
 }
 
+# The Debian package the lab hosts install (lib.sh's vm_deb), current before any VM: built when
+# target/debian has none, or one whose groundwork or helper differs from BIN_DIR's (a build of an
+# older commit). Under a lock, so that two suites started together (run-all.sh's two lanes, which
+# find it already built by run-all.sh) build it once. Sets DEB; returns 1, having said why, when
+# there is no current package.
+ensure_package() {
+  local built stale
+  if [[ -z "${GROUNDWORK_DEB:-}" && "$BIN_DIR" -ef "$REPO/target/release" ]]; then
+    mkdir -p "$REPO/target"
+    (
+      flock 9
+      built=("$REPO"/target/debian/groundwork_*.deb)
+      if [[ ! -f "${built[-1]}" ]]; then
+        stale="there is none in target/debian"
+      else
+        stale=$(vm_deb_mismatch "${built[-1]}")
+        [[ -z "$stale" ]] || stale="${built[-1]##*/} holds other binaries than $BIN_DIR's (${stale//$'\n'/ })"
+      fi
+      [[ -n "$stale" ]] || exit 0
+      echo "==== building the Debian package (packaging/build.sh deb): $stale"
+      "$REPO/packaging/build.sh" deb
+    ) 9>"$REPO/target/.vm-deb.lock" || return 1
+  fi
+  DEB=$(vm_deb) || return 1
+}
+
 on_exit() {
   local rc=$?
   trap - EXIT INT TERM
@@ -269,7 +298,14 @@ main() {
   trap on_exit EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
-  echo "==== real-host VM suite: $total scenario run(s) on ${releases[*]}, binaries from $BIN_DIR"
+  if ! ensure_package; then
+    echo "==== REAL-HOST VM SUITE FAILED: no Debian package of $BIN_DIR's binaries" \
+      "(packaging/build.sh deb; it needs \`cargo install cargo-deb --locked\`) ===="
+    echo "vm-suite: 0 passed, 1 failed"
+    exit 1
+  fi
+  echo "==== real-host VM suite: $total scenario run(s) on ${releases[*]}, binaries from $BIN_DIR," \
+    "package $DEB"
   for i in "${!releases[@]}"; do
     mapfile -t scenarios <<<"${per_release[i]}"
     run_release "${releases[i]}" "${scenarios[@]}"

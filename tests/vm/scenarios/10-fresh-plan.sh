@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# A fresh Debian host, as root: `groundwork plan` of the lab spec exits 2 and lists every change
-# the host needs (packages, account, subids, sysctls, delegation, linger, the k3s unit), nothing is
-# blocked, the human and JSON plans agree, and planning changes nothing. `groundwork facts` reports
-# what the guest itself says about its kernel, cgroups, systemd, packages and release (its own
-# /etc/os-release, which must also name the release the suite asked for: GW_VM_RELEASE).
+# A fresh Debian host with groundwork installed the README's way (`apt install ./groundwork.deb`,
+# which brings uidmap with it), as root: `groundwork plan` of the lab spec exits 2 and lists every
+# change the host needs (the other packages, account, subids, sysctls, delegation, linger, the k3s
+# unit), nothing is blocked, the human and JSON plans agree, and planning changes nothing.
+# `groundwork facts` reports what the guest itself says about its kernel, cgroups, systemd,
+# packages and release (its own /etc/os-release, which must also name the release the suite
+# asked for: GW_VM_RELEASE).
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 require_groundwork plan
-GW=$GW_BIN_DIR/groundwork
+DEB=$(vm_deb)
 
 vm_start host
-vm_copy host "$GW" /usr/local/bin/groundwork
+vm_copy host "$DEB" /root/groundwork.deb
 vm_copy host "$GW_VM_DIR/specs/lab.yaml" /root/lab.yaml
 
 # Everything is gathered in one SSH round trip (each costs about a second under emulation) and
@@ -22,6 +24,12 @@ EVIDENCE=$(mktemp -d "$GW_VM_RUN/evidence.XXXXXX")
 vm_ssh host bash -s <<'GUEST' | tar -x -C "$EVIDENCE"
 set -u
 mkdir -p /root/ev && cd /root/ev
+# The README's install: the package, with its dependency (uidmap) from the host's apt sources.
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q /root/groundwork.deb >install.out 2>&1
+echo $? >install.rc
+command -v groundwork >install.command
+stat -c '%U:%G %a' /usr/bin/groundwork /usr/libexec/groundwork/groundwork-helper >install.stat 2>&1
+dpkg-query -W -f='${Version}' uidmap >uidmap.version 2>&1
 # What a read-only command must not touch.
 host_state() {
   id k3s 2>&1
@@ -112,13 +120,23 @@ assert_eq "guest /sys/fs/cgroup filesystem" cgroup2fs "$(ev cgroup_fs)"
 assert_eq "guest systemd state" running "$(ev system_state)"
 assert_eq "kernel.apparmor_restrict_unprivileged_userns in the guest's kernel" absent "$(ev apparmor_userns)"
 
+# Installed as the README says.
+[[ "$(ev install.rc)" == 0 ]] || vm_log "apt-get install:"$'\n'"$(ev install.out)"
+assert_eq "apt-get install ./groundwork.deb exit code" 0 "$(ev install.rc)"
+assert_eq "groundwork on root's PATH" /usr/bin/groundwork "$(ev install.command)"
+assert_eq "the packaged groundwork and helper: owner, mode" "root:root 755"$'\n'"root:root 755" "$(ev install.stat)"
+UIDMAP_VERSION=$(ev uidmap.version)
+assert_match "uidmap came with the package (Depends)" "$UIDMAP_VERSION" '^[0-9]'
+
 # The human plan.
 PLAN=$(ev plan.out)
 assert_eq "plan exit code (changes pending)" 2 "$(ev plan.rc)"
 assert_match "plan" "$PLAN" '^ *\+ packages +install .*dbus-user-session'
-for pkg in uidmap slirp4netns fuse-overlayfs; do
+for pkg in slirp4netns fuse-overlayfs; do
   assert_match "plan" "$PLAN" "^ *\\+ packages +install .*$pkg"
 done
+# uidmap came with the package: the plan leaves it alone.
+assert_no_match "plan" "$PLAN" '^ *\+ packages +install .*uidmap'
 assert_match "plan" "$PLAN" '^ *\+ account +create user k3s'
 assert_match "plan" "$PLAN" '^ *\+ subids +add subordinate ids [0-9]+-[0-9]+ for k3s'
 assert_match "plan" "$PLAN" '^ *~ sysctl +set net\.ipv4\.ip_forward = 1'
@@ -163,8 +181,8 @@ assert_eq "facts: kernel release = uname -r" "$(ev uname)" "$(jv facts.kernel_re
 assert_eq "facts: root controllers = /sys/fs/cgroup/cgroup.controllers" \
   "$(tr ' ' '\n' <"$EVIDENCE/controllers" | sort | xargs)" "$(jv facts.root_controllers)"
 assert_eq "facts: OS = ID and VERSION_ID of the guest's /etc/os-release" "$(ev os_release)" "$(jv facts.os)"
-assert_eq "facts: installed packages (none yet)" \
-  "dbus-user-session:None fuse-overlayfs:None slirp4netns:None uidmap:None" "$(jv facts.installed)"
+assert_eq "facts: installed packages (uidmap only, with groundwork: the version dpkg gives)" \
+  "dbus-user-session:None fuse-overlayfs:None slirp4netns:None uidmap:$UIDMAP_VERSION" "$(jv facts.installed)"
 assert_eq "facts: account k3s exists" False "$(jv facts.account_exists)"
 assert_eq "facts: linger" False "$(jv facts.linger)"
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's first steps, typed on a real terminal (tmux in the guest) by a newcomer on a fresh
-# host: plan, plan --out, apply of the saved plan with its prompt answered by hand, verify. The
+# host where groundwork's package is installed (`apt install ./groundwork.deb`, the README's
+# install): plan, plan --out, apply of the saved plan with its prompt answered by hand, verify. The
 # screen is checked after each: the hint names the saved plan, apply's prompt waits for "yes"
 # and shows no hint above itself, verify reports each check and ends healthy (its cluster stage
 # against the k3s stand-in: verify's plumbing, not a real cluster).
@@ -14,7 +15,9 @@ require_groundwork apply --no-verify
 
 vm_start host
 vm_install_lab host
-vm_ssh host "install -m 755 $GW_LAB/bin/groundwork /usr/local/bin/groundwork"
+GW_CMD=$(vm_ssh host "DEBIAN_FRONTEND=noninteractive apt-get install -y -q $GW_LAB/groundwork.deb >/root/install.txt 2>&1 &&
+  command -v groundwork") || fail "apt-get install ./groundwork.deb failed: $(vm_ssh host 'tail -n 20 /root/install.txt')"
+assert_eq "groundwork on root's PATH, from the package" /usr/bin/groundwork "$GW_CMD"
 vm_ssh host "command -v tmux >/dev/null" || fail "the VM image has no tmux (tests/vm/packages/base.txt)"
 
 # type TEXT: types a line into the terminal, as a person would, and presses Enter.

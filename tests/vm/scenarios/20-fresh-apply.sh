@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# A fresh Debian host provisioned by tests/vm/provision.sh, as the Vagrant lab is:
-# `groundwork apply --yes` installs the packages from the offline repo, creates the account,
-# subids, sysctls, modules, delegation, linger, the k3s binary (a stand-in, from the guest's
-# loopback) and the user unit, then verify passes: the rootless smoke test, and the cluster stage
-# against the stand-in (it proves verify's plumbing, not a real cluster). The guest's own tools confirm
-# each change; a second plan is empty and a second apply changes nothing. The converged VM is
-# saved as the snapshot `applied` for the scenarios after this one (vm_start_applied).
+# A fresh Debian host provisioned by tests/vm/provision.sh, as the Vagrant lab is: it installs
+# groundwork's Debian package (groundwork in /usr/bin, the helper root's, 0755, in
+# /usr/libexec/groundwork), then `groundwork apply --yes` installs the packages from the offline
+# repo, creates the account, subids, sysctls, modules, delegation, linger, the k3s binary (a
+# stand-in, from the guest's loopback) and the user unit, then verify passes: the rootless smoke
+# test, and the cluster stage against the stand-in (it proves verify's plumbing, not a real
+# cluster). The guest's own tools confirm each change; a second plan is empty and a second apply
+# changes nothing. The converged VM, with the package installed, is saved as the snapshot
+# `applied` for the scenarios after this one (vm_start_applied).
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -53,11 +55,12 @@ kv k3s_version "$(/usr/local/bin/k3s --version 2>/dev/null | head -n 1)"
 kv unit_active "$(systemctl --user -M k3s@ is-active k3s-rootless.service 2>&1)"
 kv unit_enabled "$(systemctl --user -M k3s@ is-enabled k3s-rootless.service 2>&1)"
 kv unit_process "$(pgrep -u k3s -f 'k3s server --rootless' >/dev/null && echo running || echo none)"
-if [[ -e /usr/local/libexec/groundwork-helper ]]; then
-  kv helper "$(stat -c '%U:%G %a' /usr/local/libexec/groundwork-helper)"
-else
-  kv helper "not shipped"
-fi
+kv gw_package "$(dpkg-query -W -f='${db:Status-Status} ${Version}' groundwork 2>&1)"
+kv gw_command "$(command -v groundwork)"
+kv gw_binary "$(stat -c '%U:%G %a' /usr/bin/groundwork 2>&1)"
+kv helper "$(stat -c '%U:%G %a' /usr/libexec/groundwork/groundwork-helper 2>&1)"
+kv helper_owned_by "$(dpkg-query -S /usr/libexec/groundwork/groundwork-helper 2>&1)"
+kv source_install "$(ls /usr/local/bin/groundwork /usr/local/libexec/groundwork-helper 2>/dev/null | wc -l)"
 groundwork plan /root/lab/lab.yaml >/root/plan2.txt 2>&1
 kv plan_again "$?"
 # The second apply must write nothing and restart nothing: every managed file keeps its mtime
@@ -107,9 +110,13 @@ assert_contains "k3s --version" "$(kv k3s_version)" "v1.31.4+k3s1"
 assert_eq "k3s-rootless.service (user unit)" active "$(kv unit_active)"
 assert_eq "k3s-rootless.service enabled" enabled "$(kv unit_enabled)"
 assert_eq "k3s server process of user k3s" running "$(kv unit_process)"
-if [[ -f "$GW_BIN_DIR/groundwork-helper" ]]; then
-  assert_eq "helper owner and mode" "root:root 755" "$(kv helper)"
-fi
+assert_contains "provision.sh installed the package" "$PROVISION" "==== provision: installed the package groundwork "
+assert_match "the groundwork package" "$(kv gw_package)" '^installed [0-9]'
+assert_eq "groundwork on root's PATH" /usr/bin/groundwork "$(kv gw_command)"
+assert_eq "/usr/bin/groundwork owner and mode" "root:root 755" "$(kv gw_binary)"
+assert_eq "helper owner and mode (/usr/libexec/groundwork/groundwork-helper)" "root:root 755" "$(kv helper)"
+assert_eq "the helper is the package's" "groundwork: /usr/libexec/groundwork/groundwork-helper" "$(kv helper_owned_by)"
+assert_eq "no groundwork from source in /usr/local" 0 "$(kv source_install)"
 assert_eq "plan after apply (in sync)" 0 "$(kv plan_again)"
 assert_eq "second apply --detailed-exitcodes (no change)" 0 "$(kv apply_again)"
 assert_eq "second apply wrote no managed file (mtime and inode kept)" yes "$(kv files_untouched)"

@@ -22,8 +22,8 @@ vm_log "package: $DEB"
 LEFT_AFTER_PURGE="/etc/groundwork /etc/modules-load.d/groundwork.conf /etc/sudoers.d/groundwork /etc/sysctl.d/90-groundwork.conf /home/k3s/.cache/groundwork"
 
 vm_start host
+# The lab brings the package as /root/lab/groundwork.deb, and installs nothing.
 vm_install_lab host
-vm_copy host "$DEB" /root/groundwork.deb
 
 OUT=$(vm_ssh host bash -s <<'GUEST'
 set -u
@@ -31,14 +31,14 @@ kv() { printf '%s=%s\n' "$1" "$2"; }
 lab=/root/lab
 # What carries groundwork's name on the host, outside the kernel's and the runtime's trees.
 named() {
-  find / -xdev \( -path /proc -o -path /sys -o -path /run -o -path /root/lab -o -path /root/groundwork.deb \
-    -o -path /var/log/journal \) -prune -o -name '*groundwork*' -print | sort
+  find / -xdev \( -path /proc -o -path /sys -o -path /run -o -path /root/lab -o -path /var/log/journal \) \
+    -prune -o -name '*groundwork*' -print | sort
 }
 named >/root/named-before.txt
 # No groundwork anywhere before the package.
 kv before_command "$(command -v groundwork || echo none)"
 
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q /root/groundwork.deb >/root/install.txt 2>&1
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$lab/groundwork.deb" >/root/install.txt 2>&1
 kv install_rc "$?"
 kv status "$(dpkg-query -W -f='${db:Status-Status}' groundwork 2>&1)"
 kv uidmap "$(dpkg-query -W -f='${db:Status-Status}' uidmap 2>&1)"
@@ -115,7 +115,7 @@ kv unit_links "$(find /etc/systemd -name 'groundwork-drift*' | wc -l)"
 
 # The lab's way in (provision.sh, as the Vagrant lab and the suite run it) from the package:
 # installed again after the purge, it finds the host the k3s user converged in sync.
-"$lab/provision.sh" --skip-cluster /etc/groundwork/spec.yaml /root/groundwork.deb >/root/provision.txt 2>&1
+"$lab/provision.sh" --skip-cluster /etc/groundwork/spec.yaml "$lab/groundwork.deb" >/root/provision.txt 2>&1
 kv provision_rc "$?"
 kv provision_installed "$(grep -c '^==== provision: installed the package groundwork ' /root/provision.txt)"
 kv provision_apply "$(sed -n 's/^==== provision: groundwork apply exited \([0-9]*\) .*/\1/p' /root/provision.txt)"

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# groundwork run by the k3s user itself, with root's help only through the helper and sudo.
+# groundwork run by the k3s user itself, with root's help only through the helper and sudo, on a
+# fresh host where groundwork is installed the README's way from source (/usr/local/bin, the
+# helper at /usr/local/libexec/groundwork-helper; the package's way is 22-package's).
 # Without the sudoers rule, apply stops at the first privileged step with the documented
 # message (the exact sudoers line; no install step, the helper being in place) and changes
 # nothing. With the rule but without root's approval of the k3s build (the stand-in is no
@@ -16,7 +18,7 @@ require_groundwork apply --no-verify
 [[ -f "$GW_BIN_DIR/groundwork-helper" ]] || fail "no groundwork-helper binary in $GW_BIN_DIR"
 
 vm_start host
-vm_install_lab host
+vm_install_lab host --from-source
 
 OUT=$(vm_ssh host bash -s <<'GUEST'
 set -u

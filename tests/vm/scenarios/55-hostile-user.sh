@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A hostile holder of the helper's sudoers rule (issue #11). On a converged lab host, `mallory`
-# (and a second rule holder, `eve`) hold exactly the rule `groundwork helper sudoers USER` prints,
+# A hostile holder of the helper's sudoers rule (issue #11). On a converged lab host (groundwork
+# from its package), `mallory` (and a second rule holder, `eve`) hold exactly the rule
+# `groundwork helper sudoers USER` prints (the package's helper, /usr/libexec/groundwork),
 # and mallory tries each escalation through real sudo: her own "k3s" (a script that would leave
 # /tmp/pwned-<uid> behind) at the k3s path, host-wide sysctls that open the host, shrinking
 # groundwork's sysctl, module and delegation files, subordinate ids for k3s, overlapping k3s, over
@@ -29,9 +30,11 @@ OUT=$(vm_ssh host bash -s <<'GUEST'
 set -u
 kv() { printf '%s=%s\n' "$1" "$2"; }
 cd /
-lab=/root/lab helper=/usr/local/libexec/groundwork-helper t0=$SECONDS
-[ -x "$helper" ] || install -D -o root -g root -m 0755 "$lab/bin/groundwork-helper" "$helper"
-kv helper_mode "$(stat -c '%U %a' "$helper")"
+lab=/root/lab t0=$SECONDS
+# The converged host's helper: the package's, the one `groundwork helper sudoers` names.
+helper=/usr/libexec/groundwork/groundwork-helper
+kv helper_mode "$(stat -c '%U %a' "$helper" 2>&1)"
+kv helper_named "$(groundwork helper sudoers mallory | sed -n 's/^mallory ALL=(root) NOPASSWD: //p')"
 
 # ---- root's setup: the rule holders, a real group at 300000, a canary in /etc/shadow, and
 # /etc/subuid and /etc/subgid padded with other owners' lines past 2 KiB.
@@ -57,7 +60,7 @@ sub_max=${sub_max:-600100000}
 # Everything outside mallory's own settings, as sha256, modes and values.
 dirs=(/etc/sysctl.d /etc/modules-load.d /etc/systemd/system/user@.service.d /usr/local/bin
   /usr/local/libexec /usr/bin/k3s /opt/k3s /etc/apparmor.d /etc/sudoers.d /var/lib/systemd/linger
-  /var/lib/groundwork/pending)
+  /var/lib/groundwork/pending /usr/bin/groundwork /usr/libexec/groundwork)
 snapshot() {
   find "${dirs[@]}" \( -type d -printf '%p d %m %u:%g\n' \) -o -printf '%p %y %m %u:%g %s %l\n' \
     2>/dev/null | sort
@@ -303,6 +306,8 @@ kv() { kv_get "$OUT" "$1"; }
 show() { vm_ssh host "cat /root/$1" 2>/dev/null | head -c 3000 >&2 || true; }
 vm_log "guest phases (s from start): setup $(kv t_setup), attempts $(kv t_attempts), race $(kv t_race), root's runs $(kv t_root), total $(kv t_total)"
 
+assert_eq "the helper the sudoers rule names is the package's" /usr/libexec/groundwork/groundwork-helper \
+  "$(kv helper_named)"
 assert_eq "the helper is root's, 0755" "root 755" "$(kv helper_mode)"
 assert_eq "the printed sudoers rules pass visudo" 0 "$(kv sudoers_valid)"
 # The scenario's ranges: 300000 (realgroup), 400000 (the race), 500000 (mallory's own).

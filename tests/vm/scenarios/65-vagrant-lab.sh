@@ -2,7 +2,9 @@
 # The Vagrant lab boots: the repository's own Vagrantfile, `vagrant up debian12` with
 # vagrant-libvirt, on a box built from the suite's Debian 12 image (the local-box override users
 # have: GW_BOX and the boot settings in the environment). The Vagrantfile's own provisioner
-# (tests/vm/provision.sh) converges it; a second `vagrant provision` changes nothing; `groundwork
+# (tests/vm/provision.sh) installs the suite's Debian package (GW_DEB: groundwork in /usr/bin,
+# the helper root's in /usr/libexec/groundwork, nothing in /usr/local) and converges the guest; a
+# second `vagrant provision` (the package installed again) changes nothing; `groundwork
 # verify --skip-cluster` passes inside; after `vagrant halt` and `vagrant up` the plan is still
 # empty; `vagrant package` makes the lab box that 66-vagrant-box boots; `vagrant destroy -f`.
 # Everything runs in a network namespace of its own (tests/vm/vagrant-lab.sh), and the machine's
@@ -18,8 +20,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/../vagrant-lab.sh"
 require_groundwork apply --no-verify
 lab_require
 [[ "$GW_VM_RELEASE" == bookworm ]] || lab_skip "the Vagrantfile's lab machine is Debian 12; this run is $GW_VM_RELEASE"
-[[ "$GW_BIN_DIR" -ef "$GW_REPO/target/release" ]] ||
-  lab_skip "the Vagrantfile provisions target/release; GROUNDWORK_BIN_DIR is $GW_BIN_DIR"
+# The package of this run's binaries, as the Vagrantfile's user names one.
+GW_DEB=$(vm_deb)
+export GW_DEB
 
 NET_BEFORE=$(lab_host_network)
 vm__resolve_image
@@ -41,6 +44,11 @@ kv hostname "$(hostname)"
 kv boot_id "$(cat /proc/sys/kernel/random/boot_id)"
 kv address "$(ip -4 -o addr show scope global | awk '{print $4}' | xargs)"
 kv system_spec "$(stat -c '%U:%G %a' /etc/groundwork/spec.yaml 2>&1)"
+kv gw_package "$(dpkg-query -W -f='${db:Status-Status}' groundwork 2>&1)"
+kv gw_command "$(command -v groundwork)"
+kv gw_files "$(stat -c '%n %U:%G %a' /usr/bin/groundwork /usr/libexec/groundwork/groundwork-helper 2>&1 | xargs)"
+kv gw_sha "$(sha256sum /usr/bin/groundwork /usr/libexec/groundwork/groundwork-helper 2>&1 | cut -d' ' -f1 | xargs)"
+kv source_install "$(ls /usr/local/bin/groundwork /usr/local/libexec/groundwork-helper 2>/dev/null | wc -l)"
 for _ in $(seq 60); do
   [[ "$(systemctl --user -M k3s@ is-active k3s-rootless.service 2>/dev/null)" == active ]] && break
   sleep 1
@@ -68,6 +76,7 @@ UP=$(lab_vagrant up "$LAB_MACHINE") || rc=$?
 UP_SECONDS=$((SECONDS - t0))
 assert_eq "vagrant up (boot and provisioning) exit code" 0 "$rc"
 assert_contains "vagrant up ran the Vagrantfile's provisioner" "$UP" "Running provisioner: groundwork (shell)"
+assert_contains "provision.sh installed the package" "$UP" "==== provision: installed the package groundwork "
 assert_contains "provision.sh installed the lab spec as the system spec" "$UP" \
   "==== provision: installed the spec as /etc/groundwork/spec.yaml"
 assert_contains "provisioning: groundwork apply converged" "$UP" "==== provision: groundwork apply exited 0"
@@ -87,6 +96,13 @@ assert_eq "the lab guest is Debian 12" bookworm "$(kv codename)"
 assert_eq "the Vagrantfile's host name" gw-debian12 "$(kv hostname)"
 assert_match "the guest's address, from libvirt's DHCP in the namespace" "$(kv address)" '^192\.168\.121\.'
 assert_eq "/etc/groundwork/spec.yaml owner and mode" "root:root 644" "$(kv system_spec)"
+assert_eq "the groundwork package" installed "$(kv gw_package)"
+assert_eq "groundwork on root's PATH" /usr/bin/groundwork "$(kv gw_command)"
+assert_eq "the packaged groundwork and helper: owner, mode" \
+  "/usr/bin/groundwork root:root 755 /usr/libexec/groundwork/groundwork-helper root:root 755" "$(kv gw_files)"
+assert_eq "the lab runs this run's binaries" \
+  "$(sha256sum "$GW_BIN_DIR/groundwork" "$GW_BIN_DIR/groundwork-helper" | cut -d' ' -f1 | xargs)" "$(kv gw_sha)"
+assert_eq "no groundwork from source in /usr/local" 0 "$(kv source_install)"
 assert_eq "the k3s unit after provisioning" active "$(kv unit)"
 assert_eq "groundwork plan after provisioning (in sync)" 0 "$(kv plan)"
 assert_contains "plan uses the system spec" "$(kv plan_head)" "from /etc/groundwork/spec.yaml"
@@ -97,12 +113,13 @@ UNIT_PID=$(kv unit_pid)
 BOOT_ID=$(kv boot_id)
 assert_not_contains "every managed file exists" "$MANAGED" "No such file"
 
-# `vagrant provision` again: the binaries and spec are uploaded anew, and groundwork changes
-# nothing: no managed file written, the unit not restarted.
+# `vagrant provision` again: the package and spec are uploaded anew, the package installed again,
+# and groundwork changes nothing: no managed file written, the unit not restarted.
 sleep 1.1
 rc=0
 PROV=$(lab_vagrant provision "$LAB_MACHINE") || rc=$?
 assert_eq "second vagrant provision exit code" 0 "$rc"
+assert_contains "second provisioning: the package installed again" "$PROV" "==== provision: installed the package groundwork "
 assert_contains "second provisioning: groundwork apply" "$PROV" "==== provision: groundwork apply exited 0"
 assert_contains "second provisioning: apply found the host in sync" "$PROV" "Nothing to do"
 assert_contains "second provisioning: groundwork verify" "$PROV" "==== provision: groundwork verify exited 0"

@@ -15,8 +15,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/../vagrant-lab.sh"
 require_groundwork drift
 lab_require
 [[ "$GW_VM_RELEASE" == bookworm ]] || lab_skip "the Vagrantfile's lab machine is Debian 12; this run is $GW_VM_RELEASE"
-[[ "$GW_BIN_DIR" -ef "$GW_REPO/target/release" ]] ||
-  lab_skip "the Vagrantfile provisions target/release; GROUNDWORK_BIN_DIR is $GW_BIN_DIR"
+# The package of this run's binaries, for the Vagrantfile (it needs one for any `up`).
+GW_DEB=$(vm_deb)
+export GW_DEB
 
 LAB_BOX=groundwork-lab
 NET_BEFORE=$(lab_host_network)
@@ -61,6 +62,8 @@ kv unit "$(systemctl --user -M k3s@ is-active k3s-rootless.service 2>&1)"
 kv subuid "$(grep -c '^k3s:' /etc/subuid)"
 kv ip_forward "$(sysctl -n net.ipv4.ip_forward)"
 kv spec_sha256 "$(sha256sum </etc/groundwork/spec.yaml | cut -d' ' -f1)"
+kv gw_package "$(dpkg-query -W -f='${db:Status-Status}' groundwork 2>&1)"
+kv gw_command "$(command -v groundwork)"
 # No SPEC: the system spec the box carries.
 groundwork drift >/root/drift.txt 2>&1
 kv drift "$?"
@@ -76,6 +79,8 @@ assert_eq "the k3s account's subordinate range in the box" 1 "$(kv subuid)"
 assert_eq "net.ipv4.ip_forward in the box (from groundwork's sysctl file)" 1 "$(kv ip_forward)"
 assert_eq "the box's system spec is the lab spec it was provisioned with" \
   "$(sha256sum <"$GW_VM_DIR/specs/lab.yaml" | cut -d' ' -f1)" "$(kv spec_sha256)"
+assert_eq "the box carries groundwork's package" installed "$(kv gw_package)"
+assert_eq "groundwork on root's PATH in the box" /usr/bin/groundwork "$(kv gw_command)"
 assert_eq "groundwork drift in the lab box (no drift)" 0 "$(kv drift)"
 assert_match "drift's report" "$(kv drift_text)" '^in sync'
 assert_eq "drift's JSON: the system spec, the k3s user, in sync" "/etc/groundwork/spec.yaml k3s True" "$(kv drift_json)"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# kill -9 of apply at several moments on a fresh host: after each kill /etc/subuid and
+# kill -9 of apply at several moments on a fresh host, groundwork installed from source (the
+# README's other install: /usr/local/bin, /usr/local/libexec): after each kill /etc/subuid and
 # /etc/subgid are whole (every line name:start:count, one k3s range at most) and no temp file is
 # left in /etc; then a rerun converges and the plan is empty.
 # shellcheck source-path=SCRIPTDIR/..
@@ -10,7 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 require_groundwork apply --no-verify
 
 vm_start host
-vm_install_lab host
+vm_install_lab host --from-source
 
 OUT=$(vm_ssh host bash -s <<'GUEST'
 set -u

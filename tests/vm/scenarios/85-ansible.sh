@@ -33,13 +33,13 @@ ok "ansible-core: $("$ANSIBLE_VENV/bin/ansible-playbook" --version | head -n 1)"
 
 # ---------------------------------------------------------------------------------------------
 # Two fresh hosts. The k3s stand-in release is served on each guest's loopback, as the lab spec
-# expects; the lab's copy of the binaries is removed: groundwork must arrive through the playbook.
+# expects; the lab's copy of the package is removed: groundwork must arrive through the playbook.
 
 HOSTS=(alpha beta)
 for h in "${HOSTS[@]}"; do
   vm_start "$h"
   vm_install_lab "$h"
-  vm_ssh "$h" 'rm -rf /root/lab/bin /root/lab/provision.sh'
+  vm_ssh "$h" 'rm -rf /root/lab/groundwork.deb /root/lab/provision.sh'
 done
 
 ansible_inventory "groundwork_deb=$DEB

@@ -11,8 +11,8 @@
 #      previous version, no restart, its spec unchanged).
 #   3. The rollback: the previous version pinned again, the play for beta alone: beta runs it
 #      again, restarted once more, healthy, and drift finds nothing.
-# The VMs start from the `applied` snapshot (20-fresh-apply), with groundwork installed from the
-# binaries as there; /etc/groundwork is made as site.yml makes it. Without PyPI (and no cached
+# The VMs start from the `applied` snapshot (20-fresh-apply), with groundwork installed from its
+# package as there; /etc/groundwork is made as site.yml makes it. Without PyPI (and no cached
 # ansible-core) the scenario is SKIPPED, loudly.
 # Six apply-and-verify rounds in emulated guests, each with Ansible's Python: 500-800 s under TCG.
 # suite-timeout: 1500

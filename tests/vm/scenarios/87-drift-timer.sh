@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The scheduled drift check of the README, installed verbatim on a converged host:
-# examples/systemd/groundwork-drift.{service,timer}. The timer is enabled with a next elapse;
+# The scheduled drift check of the README, on a converged host where groundwork's package is
+# installed: the package's groundwork-drift.{service,timer} (from examples/systemd, running
+# /usr/bin/groundwork), enabled as the README says. The timer is enabled with a next elapse;
 # the service runs as the spec's user (k3s) in a sandbox (never root), and, started
 # twice, writes and then rewrites the node_exporter textfile (the check timestamp grows); after a
 # sysctl file is removed, groundwork_drift{resource="sysctl"} is 1. The textfile passes
@@ -24,6 +25,9 @@ prom=/var/lib/node_exporter/textfile_collector/groundwork.prom
 real=/var/lib/groundwork-drift/groundwork.prom
 ts() { sed -n 's/^groundwork_last_check_timestamp_seconds //p' "$prom"; }
 systemctl daemon-reload && systemctl enable --now groundwork-drift.timer >/dev/null 2>&1
+# Resolved: Debian 12's systemd names them by /lib, the merged /usr's link.
+kv fragments "$(systemctl show -P FragmentPath groundwork-drift.service groundwork-drift.timer | xargs realpath | xargs)"
+kv exec_start "$(systemctl show -P ExecStart groundwork-drift.service | sed -n 's/^{ path=\([^ ;]*\) .*/\1/p')"
 kv timer_enabled "$(systemctl is-enabled groundwork-drift.timer)"
 kv timer_active "$(systemctl is-active groundwork-drift.timer)"
 kv next_elapse "$(systemctl show -P NextElapseUSecRealtime groundwork-drift.timer)"
@@ -49,6 +53,9 @@ kv cron_prom "$(grep -c '^groundwork_drift{' "$prom")"
 GUEST
 )
 kv() { kv_get "$OUT" "$1"; }
+assert_eq "the units are the package's" \
+  "/usr/lib/systemd/system/groundwork-drift.service /usr/lib/systemd/system/groundwork-drift.timer" "$(kv fragments)"
+assert_eq "the service runs the package's groundwork" /usr/bin/groundwork "$(kv exec_start)"
 assert_eq "timer enabled" enabled "$(kv timer_enabled)"
 assert_eq "timer active" active "$(kv timer_active)"
 assert_match "timer next elapse" "$(kv next_elapse)" '[0-9]'

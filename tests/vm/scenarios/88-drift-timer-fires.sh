@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The drift timer firing on its own: examples/systemd/groundwork-drift.{service,timer} installed
-# unchanged on a converged host, plus a test-only drop-in that shortens the schedule to every 20 s.
+# The drift timer firing on its own: the package's groundwork-drift.{service,timer} (made from
+# examples/systemd, running /usr/bin/groundwork), as shipped, on a converged host where the
+# package is installed, plus a test-only drop-in that shortens the schedule to every 20 s.
 # Nothing starts the service by hand: the scenario only waits, and sees the node_exporter
 # textfile's groundwork_last_check_timestamp_seconds written and then advance at least twice, about
 # one schedule period apart; the service's journal has a start for each of those runs, all after
@@ -10,7 +11,7 @@
 # slow to watch. The drop-in overrides only the schedule (OnCalendar reset, then every 20 s;
 # no random delay; AccuracySec=1s, since the default of one minute lets systemd coalesce the
 # elapses), the way an admin would with `systemctl edit`, so that the unit files under test stay
-# byte for byte the ones the README tells users to install.
+# byte for byte the ones the package installs.
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -18,10 +19,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 require_groundwork drift --textfile
 
+DEB=$(vm_deb)
 vm_start_applied host
 vm_install_drift_units host
-SHIPPED_SHA=$(cat "$GW_REPO/examples/systemd/groundwork-drift.service" \
-  "$GW_REPO/examples/systemd/groundwork-drift.timer" | sha256sum | cut -d' ' -f1)
+# The units as the package holds them.
+PKG_TREE=$(mktemp -d "$GW_VM_RUN/package-tree.XXXXXX")
+dpkg-deb -x "$DEB" "$PKG_TREE"
+SHIPPED_SHA=$(cat "$PKG_TREE/usr/lib/systemd/system/groundwork-drift.service" \
+  "$PKG_TREE/usr/lib/systemd/system/groundwork-drift.timer" | sha256sum | cut -d' ' -f1)
 
 OUT=$(vm_ssh host bash -s <<'GUEST'
 set -u
@@ -39,8 +44,10 @@ AccuracySec=1s
 EOF
 # The metrics themselves, not the link to them that node_exporter reads.
 rm -f /var/lib/groundwork-drift/groundwork.prom
-kv shipped_sha "$(cat /etc/systemd/system/groundwork-drift.service /etc/systemd/system/groundwork-drift.timer | sha256sum | cut -d' ' -f1)"
+kv shipped_sha "$(cat /usr/lib/systemd/system/groundwork-drift.service /usr/lib/systemd/system/groundwork-drift.timer | sha256sum | cut -d' ' -f1)"
 systemctl daemon-reload
+# Resolved: Debian 12's systemd names them by /lib, the merged /usr's link.
+kv fragments "$(systemctl show -P FragmentPath groundwork-drift.service groundwork-drift.timer | xargs realpath | xargs)"
 kv calendar "$(systemctl show -P TimersCalendar groundwork-drift.timer)"
 kv randomized_delay "$(systemctl show -P RandomizedDelayUSec groundwork-drift.timer)"
 kv persistent "$(systemctl show -P Persistent groundwork-drift.timer)"
@@ -81,7 +88,9 @@ GUEST
 printf '%s\n' "$OUT" | grep '^journal: ' >&2 || true
 kv() { kv_get "$OUT" "$1"; }
 
-assert_eq "unit files installed unchanged" "$SHIPPED_SHA" "$(kv shipped_sha)"
+assert_eq "the package's unit files, unchanged" "$SHIPPED_SHA" "$(kv shipped_sha)"
+assert_eq "the units systemd runs are the package's" \
+  "/usr/lib/systemd/system/groundwork-drift.service /usr/lib/systemd/system/groundwork-drift.timer" "$(kv fragments)"
 assert_match "schedule after the drop-in" "$(kv calendar)" '^\{ OnCalendar(USec)?=\*-\*-\* \*:\*:00/20 ; next_elapse=[^}]*\}$'
 assert_eq "RandomizedDelaySec after the drop-in" 0 "$(kv randomized_delay)"
 assert_eq "Persistent= of the shipped timer" yes "$(kv persistent)"
