@@ -171,7 +171,7 @@ fn assert_refused(body: impl AsRef<[u8]>, expect: &str) {
         });
         return;
     }
-    assert_helper_refuses(body, None, &[], expect);
+    assert_helper_refuses(body, Some("0"), &[], expect);
 }
 
 fn j(v: Value) -> Vec<u8> {
@@ -267,8 +267,22 @@ fn arguments_in_argv_are_refused() {
         return skipped("the helper's argv refusal");
     }
     for args in [&[req][..], &["--help"], &[""], &["-", "x"]] {
-        assert_helper_refuses(b"", None, args, "takes no arguments");
+        assert_helper_refuses(b"", Some("0"), args, "takes no arguments");
     }
+}
+
+/// Found in review: without SUDO_UID the helper took its caller for root, so a site that gave
+/// users the helper through doas, pkexec or `su -c` would have let every request past root's
+/// policy. A request root would allow, arriving without SUDO_UID, is refused.
+#[test]
+fn a_helper_started_without_sudo_is_refused() {
+    let req = br#"{"verb":"set_sysctl","key":"net.ipv4.ip_forward","value":"1"}"#;
+    let e = library_verdict(req, None).unwrap_err();
+    assert!(e.contains("SUDO_UID is not set"), "{e}");
+    if !is_root() {
+        return skipped("the helper without SUDO_UID");
+    }
+    assert_helper_refuses(req, None, &[], "SUDO_UID is not set");
 }
 
 #[test]

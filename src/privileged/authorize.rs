@@ -31,13 +31,20 @@ fn parse_uid(s: &str) -> Option<u32> {
         .flatten()
 }
 
-/// Resolves the invoker from the real uid and SUDO_UID.
+/// Resolves the invoker from the real uid and SUDO_UID. Without SUDO_UID there is no invoker to
+/// hold to root's policy: the helper refuses rather than take the caller for root (found in
+/// review: started through doas, pkexec or `su -c`, every request would have bypassed the
+/// policy). Root itself goes through sudo too (SUDO_UID=0), or needs no helper at all.
 pub fn invoker(real_uid: u32, sudo_uid: Option<&str>) -> Result<Invoker, String> {
     if real_uid != 0 {
         return Err("the helper must run as root through sudo".into());
     }
     let Some(s) = sudo_uid else {
-        return Ok(Invoker::Root);
+        return Err(
+            "SUDO_UID is not set: the helper runs only through sudo, which names who asks; as \
+             root, run groundwork itself (it carries out the steps without the helper)"
+                .into(),
+        );
     };
     let uid = parse_uid(s).ok_or_else(|| format!("SUDO_UID {s:?} is not a uid"))?;
     if uid == 0 {
@@ -114,7 +121,9 @@ mod tests {
     #[test]
     fn only_root_runs_the_helper_and_sudo_uid_is_strict() {
         assert!(invoker(1000, Some("1000")).is_err());
-        assert_eq!(invoker(0, None), Ok(Invoker::Root));
+        assert_eq!(invoker(0, Some("0")), Ok(Invoker::Root));
+        let e = invoker(0, None).unwrap_err();
+        assert!(e.contains("SUDO_UID is not set"), "{e}");
         for bad in [
             "x",
             "+1",

@@ -184,9 +184,9 @@ impl Call {
         }
     }
 
-    /// A request from root itself (no SUDO_UID).
+    /// A request from root itself, through sudo (SUDO_UID=0).
     pub fn root() -> Call {
-        Call::default()
+        Call::user(0)
     }
 
     /// The request line: `value` as JSON and a newline.
