@@ -1,6 +1,11 @@
 //! One global lock, so that two applies, or an apply and a drift check, never interleave: a
 //! drift check never reads a half-applied host. It is a file in /run/lock, which every user can
 //! reach, so that a user's apply and root's timer share it.
+//!
+//! Every user can also hold it, for as long as they like: root waits for it at most
+//! `ROOT_WAIT` even when told to wait "forever" (found in review: a `flock` held by any local
+//! user stalled root's timer for good, and the timer never fired again), and the message names
+//! who holds it.
 
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{File, OpenOptions};
@@ -20,6 +25,9 @@ pub fn lock_path() -> PathBuf {
     }
 }
 
+/// The longest root waits for a lock that anyone can hold.
+pub const ROOT_WAIT: Duration = Duration::from_secs(30 * 60);
+
 /// How long to wait for another run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wait {
@@ -33,7 +41,7 @@ pub enum Wait {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("another groundwork run holds {}", .0.display())]
+    #[error("another groundwork run holds {}{}", .0.display(), holder_of(.0))]
     Busy(PathBuf),
     #[error("cannot take the lock {}: {msg}", path.display())]
     Io { path: PathBuf, msg: String },
@@ -77,14 +85,14 @@ pub async fn acquire(wait: Wait) -> Result<Lock, LockError> {
             });
         }
     };
-    let limit = match wait {
-        Wait::No => return Err(LockError::Busy(path)),
-        Wait::Upto(d) => Some(d),
-        Wait::Forever => None,
+    let limit = match limit(wait, nix::unistd::geteuid().is_root()) {
+        Some(Duration::ZERO) => return Err(LockError::Busy(path)),
+        limit => limit,
     };
-    tracing::warn!(lock = %path.display(), "waiting for another groundwork run to finish");
+    let holder = holder_of(&path);
+    tracing::warn!(lock = %path.display(), holder = %holder, "waiting for another groundwork run to finish");
     eprintln!(
-        "waiting for another groundwork run to finish (lock {})...",
+        "waiting for another groundwork run to finish (lock {}{holder})...",
         path.display()
     );
     // A blocking flock would stall the runtime: poll it instead, cancellably.
@@ -105,5 +113,91 @@ pub async fn acquire(wait: Wait) -> Result<Lock, LockError> {
         if limit.is_some_and(|l| started.elapsed() >= l) {
             return Err(LockError::Busy(path));
         }
+    }
+}
+
+/// How long `wait` waits, for root or not; None is without end.
+fn limit(wait: Wait, root: bool) -> Option<Duration> {
+    match wait {
+        Wait::No => Some(Duration::ZERO),
+        Wait::Upto(d) => Some(d),
+        Wait::Forever if root => Some(ROOT_WAIT),
+        Wait::Forever => None,
+    }
+}
+
+/// `, held by process PID (USER: COMMAND)` for the process /proc/locks names as the holder of
+/// `path`'s lock; empty when it cannot be told.
+fn holder_of(path: &std::path::Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return String::new();
+    };
+    let Ok(locks) = std::fs::read_to_string("/proc/locks") else {
+        return String::new();
+    };
+    // `1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF`: the pid, then major:minor:inode.
+    let inode = format!(":{}", meta.ino());
+    let Some(pid) = locks.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.get(1) == Some(&"FLOCK") && f.get(5).is_some_and(|id| id.ends_with(&inode)))
+            .then(|| f.get(4)?.parse::<u32>().ok())
+            .flatten()
+    }) else {
+        return String::new();
+    };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u32>().ok());
+    let user = uid
+        .and_then(|u| nix::unistd::User::from_uid(u.into()).ok().flatten())
+        .map(|u| u.name)
+        .or(uid.map(|u| format!("uid {u}")))
+        .unwrap_or_else(|| "?".into());
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    format!(", held by process {pid} ({user}: {})", comm.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_waits_for_anyone_s_lock_only_so_long() {
+        assert_eq!(limit(Wait::Forever, true), Some(ROOT_WAIT));
+        assert_eq!(limit(Wait::Forever, false), None);
+        assert_eq!(limit(Wait::No, true), Some(Duration::ZERO));
+        let d = Duration::from_secs(120);
+        assert_eq!(limit(Wait::Upto(d), true), Some(d));
+    }
+
+    #[test]
+    fn the_holder_of_a_lock_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        std::fs::write(&path, "").unwrap();
+        let mut holder = std::process::Command::new("/usr/bin/flock")
+            .arg(&path)
+            .args(["/bin/sleep", "30"])
+            .spawn()
+            .expect("flock runs");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut named = String::new();
+        while named.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+            named = holder_of(&path);
+        }
+        let _ = holder.kill();
+        let _ = holder.wait();
+        // flock(1) holds the lock and execs sleep in a child; either may be named.
+        assert!(named.starts_with(", held by process "), "{named:?}");
+        assert!(
+            named.contains(": flock)") || named.contains(": sleep)"),
+            "{named:?}"
+        );
+        assert!(holder_of(&dir.path().join("none")).is_empty());
     }
 }
