@@ -964,20 +964,14 @@ fn the_helper_refuses_to_run_in_a_cgroup_its_caller_owns() {
         skipped("the helper in a cgroup its caller owns");
         return;
     }
+    use groundwork::privileged::hardening::{cgroup2_mount, unified_cgroup};
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let Some(mount) = mountinfo.lines().find_map(|l| {
-        let (left, right) = l.split_once(" - ")?;
-        let f: Vec<&str> = left.split(' ').collect();
-        (right.starts_with("cgroup2 ") && f.get(3) == Some(&"/")).then(|| f[4].to_string())
-    }) else {
+    let Some(mount) = cgroup2_mount(&mountinfo) else {
         skipped("the helper in a cgroup its caller owns (no cgroup2 mount here)");
         return;
     };
-    let own = fs::read_to_string("/proc/self/cgroup").unwrap();
-    let own = own
-        .lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .unwrap_or("/");
+    let own = unified_cgroup(&fs::read_to_string("/proc/self/cgroup").unwrap())
+        .unwrap_or_else(|| "/".into());
     // A child of the test's own cgroup, which it may create and leave in.
     let cgroup = Path::new(&mount)
         .join(own.trim_start_matches('/'))

@@ -133,7 +133,7 @@ pub fn check_cgroup() -> Result<(), String> {
 }
 
 /// The path of the unified hierarchy's line (`0::PATH`) of /proc/self/cgroup.
-fn unified_cgroup(proc_cgroup: &str) -> Option<String> {
+pub fn unified_cgroup(proc_cgroup: &str) -> Option<String> {
     proc_cgroup
         .lines()
         .find_map(|l| l.strip_prefix("0::"))
@@ -141,7 +141,7 @@ fn unified_cgroup(proc_cgroup: &str) -> Option<String> {
 }
 
 /// Where the cgroup2 file system is mounted (its own root), from /proc/self/mountinfo.
-fn cgroup2_mount(mountinfo: &str) -> Option<String> {
+pub fn cgroup2_mount(mountinfo: &str) -> Option<String> {
     mountinfo.lines().find_map(|line| {
         let (left, right) = line.split_once(" - ")?;
         let fields: Vec<&str> = left.split(' ').collect();
