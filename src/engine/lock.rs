@@ -157,8 +157,11 @@ fn holder_of(path: &std::path::Path) -> String {
         .map(|u| u.name)
         .or(uid.map(|u| format!("uid {u}")))
         .unwrap_or_else(|| "?".into());
+    // The holder chose its command name (prctl, or the name of the file it ran): escaped, so
+    // that no escape sequence reaches root's terminal.
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    format!(", held by process {pid} ({user}: {})", comm.trim())
+    let comm = crate::privileged::audit_log::escape(comm.trim_end_matches('\n'), 64);
+    format!(", held by process {pid} ({user}: {comm})")
 }
 
 #[cfg(test)]
@@ -199,5 +202,30 @@ mod tests {
             "{named:?}"
         );
         assert!(holder_of(&dir.path().join("none")).is_empty());
+    }
+
+    /// The holder names itself: a command name with an escape sequence is written out.
+    #[test]
+    fn a_holder_s_command_name_reaches_the_terminal_escaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        std::fs::write(&path, "").unwrap();
+        let named_flock = dir.path().join("f\u{1b}[2Jk");
+        std::fs::copy("/usr/bin/flock", &named_flock).unwrap();
+        let mut holder = std::process::Command::new(&named_flock)
+            .arg(&path)
+            .args(["/bin/sleep", "30"])
+            .spawn()
+            .expect("flock runs");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut named = String::new();
+        while !named.contains("f\\x1b") && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+            named = holder_of(&path);
+        }
+        let _ = holder.kill();
+        let _ = holder.wait();
+        assert!(named.contains(": f\\x1b[2Jk)"), "{named:?}");
+        assert!(!named.contains('\u{1b}'), "{named:?}");
     }
 }
