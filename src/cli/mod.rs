@@ -1,9 +1,10 @@
-//! The command line: the arguments (clap), logging, the async runtime, and one thin file per
-//! command in `commands/`, each of which calls the engine and renders what it returns. Exit
-//! codes come from `crate::exit`.
+//! The command line: the arguments (clap, and drift's common forms without it), logging, the
+//! async runtime, and one thin file per command in `commands/`, each of which calls the engine and
+//! renders what it returns. Exit codes come from `crate::exit`.
 
 pub mod args;
 mod commands;
+pub mod drift_args;
 mod logging;
 mod manpages;
 
@@ -13,8 +14,9 @@ use args::{Cli, Ctx};
 use clap::Parser;
 
 pub fn run() -> i32 {
+    let args: Vec<_> = std::env::args_os().collect();
     // clap exits 2 on a usage error, which scripts would read as "changes pending".
-    let cli = match Cli::try_parse() {
+    let cli = match drift_args::parse(&args).map_or_else(|| Cli::try_parse_from(&args), Ok) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
