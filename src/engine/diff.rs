@@ -2,13 +2,12 @@
 //! registry adds its items in turn, so the plan's order is the registry's.
 
 use crate::authority::Authority;
-use crate::plan::{PLAN_FORMAT_VERSION, Plan, PlanBuilder};
+use crate::plan::{PLAN_FORMAT_VERSION, Plan, PlanBuilder, SpecDigest};
 use crate::resources::{DiffCx, Facts, REGISTRY};
 use crate::spec::{Spec, SpecSource};
-use sha2::{Digest, Sha256};
-
+/// The sha256 of the spec's text, in hex, as the plan records it.
 pub fn spec_sha256(source: &SpecSource) -> String {
-    hex::encode(Sha256::digest(source.text.as_bytes()))
+    SpecDigest::of(&source.text).hex().to_owned()
 }
 
 pub fn diff(spec: &Spec, source: &SpecSource, facts: &Facts, authority: &Authority) -> Plan {
@@ -43,7 +42,7 @@ pub fn diff(spec: &Spec, source: &SpecSource, facts: &Facts, authority: &Authori
     Plan {
         format_version: PLAN_FORMAT_VERSION,
         spec: source.name.clone(),
-        spec_sha256: spec_sha256(source),
+        spec_sha256: SpecDigest::of(&source.text),
         user: spec.user.name.clone(),
         executor: authority.executor.name().to_string(),
         items,

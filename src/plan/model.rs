@@ -3,8 +3,11 @@
 
 use crate::privileged::Request;
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
 use std::borrow::Cow;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 /// Version of the JSON shape of a plan (`plan --output json`, `plan --out`); bumped on
 /// incompatible changes. 2: the bookkeeping steps are items; `implies` holds only restarts.
@@ -261,7 +264,8 @@ pub struct Plan {
     /// Name of the spec the plan was made from.
     pub spec: String,
     /// sha256 of the spec text, so a saved plan can be matched to its spec.
-    pub spec_sha256: String,
+    #[schemars(with = "String")]
+    pub spec_sha256: SpecDigest,
     /// The target user.
     pub user: String,
     /// Who carries out the privileged steps: `root` or `helper`.
@@ -269,6 +273,62 @@ pub struct Plan {
     pub items: Vec<Item>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+}
+
+/// The sha256 of a spec's text, in hex, hashed when first asked for: a drift check that prints
+/// no digest (its human output) never hashes the spec.
+#[derive(Clone)]
+pub struct SpecDigest {
+    text: Arc<str>,
+    hex: OnceLock<String>,
+}
+
+impl SpecDigest {
+    pub fn of(text: &str) -> Self {
+        SpecDigest {
+            text: text.into(),
+            hex: OnceLock::new(),
+        }
+    }
+
+    pub fn hex(&self) -> &str {
+        self.hex
+            .get_or_init(|| hex::encode(Sha256::digest(self.text.as_bytes())))
+    }
+}
+
+/// A digest read back (a saved plan), or a placeholder.
+impl From<&str> for SpecDigest {
+    fn from(hex: &str) -> Self {
+        SpecDigest {
+            text: Arc::from(""),
+            hex: OnceLock::from(hex.to_owned()),
+        }
+    }
+}
+
+impl PartialEq for SpecDigest {
+    fn eq(&self, other: &Self) -> bool {
+        self.hex() == other.hex()
+    }
+}
+
+impl fmt::Debug for SpecDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.hex())
+    }
+}
+
+impl Serialize for SpecDigest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for SpecDigest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(SpecDigest::from(String::deserialize(d)?.as_str()))
+    }
 }
 
 impl Plan {

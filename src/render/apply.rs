@@ -194,7 +194,7 @@ mod tests {
             plan: Plan {
                 format_version: PLAN_FORMAT_VERSION,
                 spec: "spec.yaml".into(),
-                spec_sha256: String::new(),
+                spec_sha256: "".into(),
                 user: "k3s".into(),
                 executor: "root".into(),
                 items: Vec::new(),

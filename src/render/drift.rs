@@ -28,7 +28,7 @@ pub fn json(plan: &Plan) -> String {
         in_sync: plan.is_empty(),
         user: &plan.user,
         spec: &plan.spec,
-        spec_sha256: &plan.spec_sha256,
+        spec_sha256: plan.spec_sha256.hex(),
         resources_out_of_sync: super::out_of_sync(plan)
             .iter()
             .map(|r| r.name().to_string())

@@ -81,7 +81,7 @@ pub fn render(info: &CheckInfo) -> String {
     let build = format!(
         "{{version=\"{}\",spec_sha256=\"{}\"}}",
         escape(env!("CARGO_PKG_VERSION")),
-        escape(&plan.spec_sha256)
+        escape(plan.spec_sha256.hex())
     );
     gauge(
         &mut out,
