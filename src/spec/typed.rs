@@ -7,6 +7,7 @@ use super::path::Seg;
 use super::schema::{choices, field, property, required, resolve, types};
 use super::static_json::Json;
 use super::types::Spec;
+use serde::Deserialize;
 use serde_json::Value;
 
 pub struct Typed {
@@ -25,6 +26,12 @@ pub fn read(mut value: Value) -> Typed {
         set_aside: Vec::new(),
         errors: Vec::new(),
     };
+    // Most specs are right: read them once, plainly. The paths below cost a run's worth of code
+    // (every type's deserializer again, wrapped) and are needed only to place an error.
+    if let Ok(spec) = Spec::deserialize(&value) {
+        typed.spec = Some(spec);
+        return typed;
+    }
     // Each round sets one field aside; a spec has far fewer fields than this.
     for _ in 0..256 {
         let e = match serde_path_to_error::deserialize::<_, Spec>(&value) {
