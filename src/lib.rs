@@ -13,7 +13,8 @@
 //! - `resources`: one file per resource and the registry; `plan`: the plan's data;
 //! - `spec`, `authority`, `privileged` (the helper's verbs, written once);
 //! - the foundations: `host` (files, the machine, the user's session), `allow`, `names`,
-//!   `policy`, `managed_files`, `subid_ranges`, `k3s_releases`, `atomic`, `cache`, `out`, `exit`.
+//!   `policy`, `managed_files`, `subid_ranges`, `colon_fields`, `k3s_releases`, `atomic`, `cache`,
+//!   `out`, `exit`.
 
 pub mod allow;
 pub mod ansible;
@@ -21,6 +22,7 @@ pub mod atomic;
 pub mod authority;
 pub mod cache;
 pub mod cli;
+pub mod colon_fields;
 pub mod engine;
 pub mod exit;
 pub mod host;

@@ -48,7 +48,7 @@ pub fn overlaps(a_start: u64, a_end: u64, b_start: u64, b_end: u64) -> bool {
 }
 
 fn parse_line(line: &str) -> Option<(&str, u32, u32)> {
-    let mut f = line.split(':');
+    let mut f = crate::colon_fields::fields(line);
     let (owner, start, count) = (f.next()?, f.next()?, f.next()?);
     if f.next().is_some() || owner.is_empty() {
         return None;

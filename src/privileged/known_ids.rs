@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 pub fn ids_in_db(text: &str) -> BTreeSet<u32> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split(':').nth(2)?.parse().ok())
+        .filter_map(|l| crate::colon_fields::fields(l).nth(2)?.parse().ok())
         .collect()
 }
 

@@ -51,7 +51,7 @@ pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
                 return None;
             }
             // name:password:uid:gid:gecos:home:shell
-            let mut f = line.split(':');
+            let mut f = crate::colon_fields::fields(line);
             let name = f.next()?;
             let uid = f.nth(1)?.parse().ok()?;
             let gid = f.next()?.parse().ok()?;
@@ -75,7 +75,7 @@ pub fn observe(root: &HostRoot, name: &str) -> std::io::Result<AccountFacts> {
         .unwrap_or_default()
         .lines()
         .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split(':').nth(2)?.parse().ok())
+        .filter_map(|l| crate::colon_fields::fields(l).nth(2)?.parse().ok())
         .collect();
     let mut found = passwd
         .into_iter()
