@@ -186,7 +186,10 @@ main() {
   local run rc=0
   run=$OUT/peers-$(date +%Y%m%d-%H%M%S)
   mkdir -p "$run"
-  vm_start_applied bench
+  # The package holds target/release's binaries; another build is installed as from source.
+  local install=()
+  [[ "$(realpath -m "$BENCH_BIN")" == "$(realpath -m "$REPO/target/release")" ]] || install=(--from-source)
+  vm_start_applied bench "${install[@]}"
   vm_log "copying the payload ($(du -sh "$PAYLOAD" | cut -f1)) into the guest"
   tar -C "$PAYLOAD" -cf - root ansible bench bin | vm_ssh bench 'rm -rf /opt/bench && mkdir -p /opt/bench && tar -x -C /opt/bench'
   vm_log "checks, trace, timings (ansible: $RUNS_ANSIBLE runs) in the guest"

@@ -778,27 +778,32 @@ vm_deb() {
 # vm_install_lab put there (apt-get: groundwork in /usr/bin, the helper at
 # /usr/libexec/groundwork/groundwork-helper), then apply, then verify (the rootless smoke test,
 # and the cluster stage against the k3s stand-in); prints its output and returns its exit code.
+# With --from-source, after `vm_install_lab NAME --from-source`: the binaries in $GW_LAB/bin,
+# installed the README's way from source instead.
 vm_provision() {
-  vm_ssh "$1" "$GW_LAB/provision.sh $GW_LAB/lab.yaml $GW_LAB/groundwork.deb"
+  local from=$GW_LAB/groundwork.deb
+  [[ "${2:-}" != --from-source ]] || from=$GW_LAB/bin
+  vm_ssh "$1" "$GW_LAB/provision.sh $GW_LAB/lab.yaml $from"
 }
 
 # provision_step_rc OUTPUT STEP: the exit code provision.sh reported for `groundwork STEP`
 # (apply or verify); empty when the step did not run.
 provision_step_rc() { sed -n "s/^==== provision: groundwork $2 exited \([0-9]*\) .*/\1/p" <<<"$1"; }
 
-# vm_start_applied NAME: a VM on which the lab spec is applied and converged. Restored from the
-# snapshot `applied` that 20-fresh-apply saves; a scenario run without it provisions here (about
-# 1.5 min more).
+# vm_start_applied NAME [--from-source]: a VM on which the lab spec is applied and converged.
+# Restored from the snapshot `applied` that 20-fresh-apply saves; a scenario run without it
+# provisions here (about 1.5 min more), from the package or, with --from-source, from
+# GROUNDWORK_BIN_DIR's binaries (which then never come from the snapshot).
 vm_start_applied() {
-  local name=$1 out rc=0
-  if vm_has_snapshot applied; then
+  local name=$1 from_source=${2:-} out rc=0
+  if [[ -z "$from_source" ]] && vm_has_snapshot applied; then
     vm_start "$name" --from applied
     return
   fi
   vm_log "no 'applied' snapshot in this run: provisioning the lab spec here"
   vm_start "$name"
-  vm_install_lab "$name"
-  out=$(vm_provision "$name" 2>&1) || rc=$?
+  vm_install_lab "$name" "$from_source"
+  out=$(vm_provision "$name" "$from_source" 2>&1) || rc=$?
   [[ "$(provision_step_rc "$out" apply)" == 0 ]] ||
     fail "provisioning failed (provision.sh exit code $rc):"$'\n'"$(vm__excerpt "$out")"
 }
