@@ -11,7 +11,14 @@ pub const DELEGATION_DROPIN: &str = "/etc/systemd/system/user@.service.d/delegat
 
 /// Values compare with whitespace collapsed: /proc prints tabs where files have spaces.
 pub fn normalize(v: &str) -> String {
-    v.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(v.len());
+    for word in v.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 pub fn render_sysctl_file(settings: &BTreeMap<String, String>) -> String {
@@ -35,7 +42,11 @@ pub fn parse_sysctl_conf(text: &str) -> Vec<(usize, String, String)> {
                 return None;
             }
             let (k, v) = line.split_once('=')?;
-            let k = k.trim().trim_start_matches('-').replace('/', ".");
+            let k = k.trim().trim_start_matches('-');
+            let k = match k.contains('/') {
+                true => k.replace('/', "."),
+                false => k.to_owned(),
+            };
             Some((i + 1, k, normalize(v)))
         })
         .collect()
