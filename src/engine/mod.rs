@@ -83,6 +83,8 @@ pub async fn facts(t: &Target<'_>) -> Result<(Arc<Facts>, Authority), Error> {
 /// A drift check: the plan, under the lock, with when and how long.
 pub struct Drift {
     pub plan: Plan,
+    /// What the plan was made from.
+    pub facts: Arc<Facts>,
     pub checked_at: SystemTime,
     pub duration: Duration,
 }
@@ -100,6 +102,7 @@ pub async fn drift(t: &Target<'_>) -> Result<Drift, Error> {
     let planned = plan(t).await?;
     Ok(Drift {
         plan: planned.plan,
+        facts: planned.facts,
         checked_at: SystemTime::now(),
         duration: started.elapsed(),
     })
