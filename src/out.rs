@@ -6,8 +6,15 @@
 use std::io::Write;
 
 pub fn write_stdout(text: &str) {
-    let mut out = anstream::stdout();
-    let result = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    // anstream strips colour for pipes and NO_COLOR; text without an escape has none to strip,
+    // and a drift check's one line then skips its terminal and environment checks.
+    let result = if text.as_bytes().contains(&0x1b) {
+        let mut out = anstream::stdout();
+        out.write_all(text.as_bytes()).and_then(|()| out.flush())
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes()).and_then(|()| out.flush())
+    };
     match result {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
