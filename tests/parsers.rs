@@ -72,15 +72,17 @@ fn dpkg_status_before_and_after_the_install() {
 
 #[test]
 fn passwd() {
-    let before = account::parse_passwd(&fixture("fresh/etc/passwd"));
+    let fresh = fixture("fresh/etc/passwd");
+    let before = account::parse_passwd(&fresh);
     assert_eq!(before.len(), 21);
     assert!(before.iter().all(|e| e.name != "k3s"));
     let nobody = before.iter().find(|e| e.name == "nobody").expect("nobody");
-    assert_eq!((nobody.uid, nobody.home.as_str()), (65534, "/nonexistent"));
-    let after = account::parse_passwd(&fixture("prepared/etc/passwd"));
+    assert_eq!((nobody.uid, nobody.home), (65534, "/nonexistent"));
+    let prepared = fixture("prepared/etc/passwd");
+    let after = account::parse_passwd(&prepared);
     let k3s = after.iter().find(|e| e.name == "k3s").expect("k3s");
     assert_eq!(
-        (k3s.uid, k3s.gid, k3s.home.as_str()),
+        (k3s.uid, k3s.gid, k3s.home),
         (1000, 1000, "/home/k3s")
     );
     let alice = after.iter().find(|e| e.name == "alice").expect("alice");

@@ -37,14 +37,16 @@ impl AccountFacts {
     }
 }
 
-pub struct PasswdEntry {
-    pub name: String,
+/// One /etc/passwd line, borrowed from the file's text: a host has hundreds of accounts and one
+/// of them is wanted.
+pub struct PasswdEntry<'a> {
+    pub name: &'a str,
     pub uid: u32,
     pub gid: u32,
-    pub home: String,
+    pub home: &'a str,
 }
 
-pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
+pub fn parse_passwd(text: &str) -> Vec<PasswdEntry<'_>> {
     text.lines()
         .filter_map(|line| {
             if line.starts_with('#') {
@@ -58,17 +60,18 @@ pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
             let home = f.nth(1)?;
             f.next()?;
             Some(PasswdEntry {
-                name: name.to_string(),
+                name,
                 uid,
                 gid,
-                home: home.to_string(),
+                home,
             })
         })
         .collect()
 }
 
 pub fn observe(root: &HostRoot, name: &str) -> std::io::Result<AccountFacts> {
-    let passwd = parse_passwd(&root.read_optional("/etc/passwd")?.unwrap_or_default());
+    let passwd_text = root.read_optional("/etc/passwd")?.unwrap_or_default();
+    let passwd = parse_passwd(&passwd_text);
     let all_uids = passwd.iter().map(|e| e.uid).collect();
     let all_gids = root
         .read_optional("/etc/group")?
@@ -80,7 +83,7 @@ pub fn observe(root: &HostRoot, name: &str) -> std::io::Result<AccountFacts> {
     let mut found = passwd
         .into_iter()
         .find(|e| e.name == name)
-        .map(|e| (e.uid, e.gid, e.home));
+        .map(|e| (e.uid, e.gid, e.home.to_owned()));
     // Accounts from LDAP or systemd-homed are not in /etc/passwd; ask NSS on the live host.
     if found.is_none()
         && root.is_live()
