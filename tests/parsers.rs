@@ -81,10 +81,7 @@ fn passwd() {
     let prepared = fixture("prepared/etc/passwd");
     let after = account::parse_passwd(&prepared);
     let k3s = after.iter().find(|e| e.name == "k3s").expect("k3s");
-    assert_eq!(
-        (k3s.uid, k3s.gid, k3s.home),
-        (1000, 1000, "/home/k3s")
-    );
+    assert_eq!((k3s.uid, k3s.gid, k3s.home), (1000, 1000, "/home/k3s"));
     let alice = after.iter().find(|e| e.name == "alice").expect("alice");
     assert_eq!(alice.uid, 1001);
 }

@@ -5,6 +5,7 @@ use crate::authority::Authority;
 use crate::plan::{PLAN_FORMAT_VERSION, Plan, PlanBuilder, SpecDigest};
 use crate::resources::{DiffCx, Facts, REGISTRY};
 use crate::spec::{Spec, SpecSource};
+
 /// The sha256 of the spec's text, in hex, as the plan records it.
 pub fn spec_sha256(source: &SpecSource) -> String {
     SpecDigest::of(&source.text).hex().to_owned()
