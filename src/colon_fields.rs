@@ -30,9 +30,17 @@ impl<'a> Iterator for Fields<'a> {
     }
 }
 
+/// The numeric third field (the uid or gid) of each line of /etc/passwd or /etc/group, in the
+/// file's order; comment lines and lines without a number there are skipped.
+pub fn ids(db: &str) -> impl Iterator<Item = u32> + '_ {
+    db.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| fields(l).nth(2)?.parse().ok())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::fields;
+    use super::{fields, ids};
     use proptest::prelude::*;
 
     #[test]
@@ -52,6 +60,21 @@ mod tests {
                 "{line:?}"
             );
         }
+    }
+
+    /// Lines a user cannot write into /etc/passwd, but a broken or hostile one might hold.
+    #[test]
+    fn ids_skip_what_is_not_an_id() {
+        let db = "root:x:0:0::/root:/bin/sh\n\
+                  #c:x:5:\n\
+                  bad\n\
+                  :::\n\
+                  big:x:4294967296:0::/:/bin/sh\n\
+                  neg:x:-1:0::/:/bin/sh\n\
+                  é:x:7:\n\
+                  many:x:1000:1000::/home/k3s:/bin/sh:extra:fields\n\
+                  k3s:x:1000:1000::/home/k3s:/bin/sh\n";
+        assert_eq!(ids(db).collect::<Vec<_>>(), [0, 7, 1000, 1000]);
     }
 
     proptest! {

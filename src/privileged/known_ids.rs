@@ -8,10 +8,7 @@ use std::collections::BTreeSet;
 
 /// The numeric third field of `name:x:ID:...` lines.
 pub fn ids_in_db(text: &str) -> BTreeSet<u32> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| crate::colon_fields::fields(l).nth(2)?.parse().ok())
-        .collect()
+    crate::colon_fields::ids(text).collect()
 }
 
 pub fn uids() -> BTreeSet<u32> {

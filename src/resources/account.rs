@@ -73,13 +73,8 @@ pub fn observe(root: &HostRoot, name: &str) -> std::io::Result<AccountFacts> {
     let passwd_text = root.read_optional("/etc/passwd")?.unwrap_or_default();
     let passwd = parse_passwd(&passwd_text);
     let all_uids = passwd.iter().map(|e| e.uid).collect();
-    let all_gids = root
-        .read_optional("/etc/group")?
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| crate::colon_fields::fields(l).nth(2)?.parse().ok())
-        .collect();
+    let group = root.read_optional("/etc/group")?.unwrap_or_default();
+    let all_gids = crate::colon_fields::ids(&group).collect();
     let mut found = passwd
         .into_iter()
         .find(|e| e.name == name)
