@@ -43,9 +43,10 @@ pub fn parse_sysctl_conf(text: &str) -> Vec<(usize, String, String)> {
             }
             let (k, v) = line.split_once('=')?;
             let k = k.trim().trim_start_matches('-');
-            let k = match k.contains('/') {
-                true => k.replace('/', "."),
-                false => k.to_owned(),
+            let k = if k.contains('/') {
+                k.replace('/', ".")
+            } else {
+                k.to_owned()
             };
             Some((i + 1, k, normalize(v)))
         })
