@@ -32,9 +32,24 @@ impl HostRoot {
 
     /// Maps an absolute host path onto this root.
     pub fn path(&self, host_path: impl AsRef<Path>) -> PathBuf {
+        // Byte concatenation, not `strip_prefix` and `join`: those parse both paths into
+        // components, and drift maps a path for every file it reads. `strip_prefix` also drops
+        // `.` components, so a path holding one takes the slow way, to map exactly as before.
+        use std::os::unix::ffi::{OsStrExt, OsStringExt};
         let p = host_path.as_ref();
-        let rel = p.strip_prefix("/").unwrap_or(p);
-        self.base.join(rel)
+        let rel = p.as_os_str().as_bytes();
+        if rel.split(|&b| b == b'/').any(|part| part == b".") {
+            return self.base.join(p.strip_prefix("/").unwrap_or(p));
+        }
+        let rel = &rel[rel.iter().take_while(|&&b| b == b'/').count()..];
+        let base = self.base.as_os_str().as_bytes();
+        let mut joined = Vec::with_capacity(base.len() + 1 + rel.len());
+        joined.extend_from_slice(base);
+        if !base.is_empty() && !base.ends_with(b"/") {
+            joined.push(b'/');
+        }
+        joined.extend_from_slice(rel);
+        PathBuf::from(std::ffi::OsString::from_vec(joined))
     }
 
     /// Reads a file; a missing file is `Ok(None)`, any other failure is an error that names it.
@@ -78,6 +93,16 @@ impl HostRoot {
     /// Reads a file that must exist.
     pub fn read(&self, host_path: impl AsRef<Path>) -> io::Result<String> {
         self.read_optional(&host_path)?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} does not exist", host_path.as_ref().display()),
+            )
+        })
+    }
+
+    /// Reads the bytes of a file that must exist.
+    pub fn read_bytes(&self, host_path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+        self.read_bytes_optional(&host_path)?.ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
                 format!("{} does not exist", host_path.as_ref().display()),
@@ -220,6 +245,21 @@ mod tests {
             zero.contains("/zero") && zero.contains("a device"),
             "{zero}"
         );
+    }
+
+    /// The byte concatenation in `path` maps every path as `strip_prefix("/")` and `join` did.
+    #[test]
+    fn path_maps_as_join_does() {
+        use proptest::prelude::*;
+        let part = prop::sample::select(vec!["/", "//", ".", "..", "a", "b.conf", "", " "]);
+        let path = prop::collection::vec(part, 0..7).prop_map(|p| p.concat());
+        proptest!(|(base in path.clone(), host in path)| {
+            let by_join = {
+                let p = Path::new(&host);
+                Path::new(&base).join(p.strip_prefix("/").unwrap_or(p))
+            };
+            prop_assert_eq!(HostRoot::new(&base).path(&host), by_join);
+        });
     }
 
     #[test]
