@@ -43,7 +43,7 @@ fn dpkg_status_before_and_after_the_install() {
             .filter_map(|l| l.strip_prefix("Package: "))
             .map(String::from)
             .collect();
-        packages::parse_dpkg_status(&text, &all)
+        packages::parse_dpkg_status(text.as_bytes(), &all)
     };
     let before = parse("fresh/var/lib/dpkg/status");
     assert_eq!(before.len(), 9, "{before:?}");

@@ -102,41 +102,42 @@ pub struct PackageFacts {
 /// Status is `install ok installed`. The database holds every package on the host (hundreds of
 /// kilobytes) and drift reads it on every run, so it is not split into lines: a vectorised search
 /// jumps from one `Package:` field to the next, and only a wanted package's paragraph is read.
-pub fn parse_dpkg_status(text: &str, wanted: &[String]) -> BTreeMap<String, String> {
+pub fn parse_dpkg_status(db: &[u8], wanted: &[String]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     if wanted.is_empty() {
         return out;
     }
-    let bytes = text.as_bytes();
+    // Bytes, not text: only the few values kept are decoded, where a whole-file UTF-8 check
+    // of a real host's database (a few MiB) would cost more than the search.
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let blank = memchr::memmem::Finder::new(b"\n\n");
-    for hit in memchr::memmem::find_iter(bytes, b"Package: ") {
+    for hit in memchr::memmem::find_iter(db, b"Package: ") {
         // A field starts a line; ` Package: ` inside a description is not one.
-        if hit > 0 && bytes[hit - 1] != b'\n' {
+        if hit > 0 && db[hit - 1] != b'\n' {
             continue;
         }
         let value_at = hit + "Package: ".len();
-        let line_end =
-            memchr::memchr(b'\n', &bytes[value_at..]).map_or(bytes.len(), |i| value_at + i);
-        let name = text[value_at..line_end].trim();
-        if !wanted.iter().any(|w| w == name) {
+        let line_end = memchr::memchr(b'\n', &db[value_at..]).map_or(db.len(), |i| value_at + i);
+        let name = db[value_at..line_end].trim_ascii();
+        if !wanted.iter().any(|w| w.as_bytes() == name) {
             continue;
         }
         // The paragraph around it: fields may come in any order.
-        let start = memchr::memmem::rfind(&bytes[..hit], b"\n\n").map_or(0, |i| i + 2);
-        let end = blank.find(&bytes[hit..]).map_or(bytes.len(), |i| hit + i);
+        let start = memchr::memmem::rfind(&db[..hit], b"\n\n").map_or(0, |i| i + 2);
+        let end = blank.find(&db[hit..]).map_or(db.len(), |i| hit + i);
         let (mut status, mut version) = (None, None);
-        for line in text[start..end].split('\n') {
-            if let Some(v) = line.strip_prefix("Status: ") {
-                status = Some(v.trim());
-            } else if let Some(v) = line.strip_prefix("Version: ") {
-                version = Some(v.trim());
+        for line in db[start..end].split(|&b| b == b'\n') {
+            if let Some(v) = line.strip_prefix(b"Status: ") {
+                status = Some(v.trim_ascii());
+            } else if let Some(v) = line.strip_prefix(b"Version: ") {
+                version = Some(v.trim_ascii());
             }
         }
         if let (Some(s), Some(v)) = (status, version)
-            && s.starts_with("install ")
-            && s.ends_with(" installed")
+            && s.starts_with(b"install ")
+            && s.ends_with(b" installed")
         {
-            out.insert(name.to_string(), v.to_string());
+            out.insert(text(name), text(v));
         }
     }
     out
@@ -192,7 +193,7 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<PackageFacts> {
     let names: Vec<String> = spec.packages.iter().map(|p| resolve(p, family)).collect();
     let installed = match family {
         Family::Debian => {
-            let db = parse_dpkg_status(&root.read("/var/lib/dpkg/status")?, &names);
+            let db = parse_dpkg_status(&root.read_bytes("/var/lib/dpkg/status")?, &names);
             names
                 .iter()
                 .map(|n| (n.clone(), db.get(n).cloned()))
@@ -335,7 +336,7 @@ mod tests {
     fn dpkg_status_only_counts_installed() {
         let db = "Package: uidmap\nStatus: install ok installed\nVersion: 1:4.13+dfsg1-1+b1\n\nPackage: slirp4netns\nStatus: deinstall ok config-files\nVersion: 1.2.0-1\n\nPackage: gone\nStatus: purge ok not-installed\n";
         let wanted = ["uidmap", "slirp4netns", "gone"].map(String::from);
-        let got = parse_dpkg_status(db, &wanted);
+        let got = parse_dpkg_status(db.as_bytes(), &wanted);
         assert_eq!(got.len(), 1);
         assert_eq!(got["uidmap"], "1:4.13+dfsg1-1+b1");
     }
@@ -345,12 +346,12 @@ mod tests {
         // The last paragraph has no trailing blank line; the first has a continuation line that
         // looks like a field, which must not count.
         let db = "Package: fuse3\nStatus: install ok installed\nDescription: x\n Package: uidmap\nVersion: 3.3.0-1\n\nVersion: 1:4.13\nStatus: install ok installed\nPackage: uidmap";
-        let got = parse_dpkg_status(db, &["uidmap".to_string()]);
+        let got = parse_dpkg_status(db.as_bytes(), &["uidmap".to_string()]);
         assert_eq!(got.len(), 1);
         assert_eq!(got["uidmap"], "1:4.13");
-        let both = parse_dpkg_status(db, &["uidmap".to_string(), "fuse3".to_string()]);
+        let both = parse_dpkg_status(db.as_bytes(), &["uidmap".to_string(), "fuse3".to_string()]);
         assert_eq!(both["fuse3"], "3.3.0-1");
-        assert!(parse_dpkg_status(db, &[]).is_empty());
+        assert!(parse_dpkg_status(db.as_bytes(), &[]).is_empty());
     }
 
     /// The plain reading the search replaced: every line, paragraph by paragraph.
@@ -410,7 +411,7 @@ mod tests {
                 text.pop();
             }
             let wanted = ["uidmap", "fuse3"].map(String::from);
-            proptest::prop_assert_eq!(parse_dpkg_status(&text, &wanted), line_by_line(&text, &wanted));
+            proptest::prop_assert_eq!(parse_dpkg_status(text.as_bytes(), &wanted), line_by_line(&text, &wanted));
         }
     }
 
