@@ -1450,6 +1450,34 @@ fn a_closed_stdout_ends_quietly() {
     assert!(stderr.is_empty(), "{stderr}");
 }
 
+/// Started with stdout closed (`groundwork plan >&-`), groundwork keeps descriptor 1 taken
+/// (by /dev/null), so that no file it opens becomes its stdout and receives the plan.
+#[test]
+fn a_closed_stdout_descriptor_is_never_reused() {
+    use std::os::unix::process::CommandExt;
+    let h = Host::fresh();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_groundwork"));
+    command
+        .arg("--root")
+        .arg(h.root())
+        .args(["plan", "--output", "json"])
+        .arg(h.spec_path())
+        .env("NO_COLOR", "1")
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: close(2) is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            libc::close(1);
+            Ok(())
+        });
+    }
+    let out = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The plan's own code: the output went to /dev/null, not to the spec it read.
+    assert_eq!(out.status.code(), Some(CHANGES), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
 // ---- logs: what was read and decided (issue #13) ------------------------------------------
 
 #[test]
