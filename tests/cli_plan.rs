@@ -1480,6 +1480,38 @@ fn a_closed_stdout_descriptor_is_never_reused() {
 
 // ---- logs: what was read and decided (issue #13) ------------------------------------------
 
+/// GROUNDWORK_LOG's directives choose the events; directives it cannot read are named, and the
+/// default level stands.
+#[test]
+fn groundwork_log_takes_directives_and_names_the_ones_it_cannot_read() {
+    let h = Host::converged();
+    let out = h.groundwork_with(
+        &h.root(),
+        &[("GROUNDWORK_LOG", "groundwork=info")],
+        &["plan", SPEC],
+    );
+    out.code(OK);
+    assert!(
+        out.stderr.contains("read path=/etc/subuid"),
+        "{}",
+        out.report()
+    );
+    let out = h.groundwork_with(
+        &h.root(),
+        &[("GROUNDWORK_LOG", "groundwork=loud")],
+        &["plan", SPEC],
+    );
+    out.code(OK);
+    assert!(
+        out.stderr
+            .contains(r#"GROUNDWORK_LOG="groundwork=loud" is ignored"#)
+            && out.stderr.contains("target=level"),
+        "{}",
+        out.report()
+    );
+    assert!(!out.stderr.contains("read path="), "{}", out.report());
+}
+
 #[test]
 fn verbose_plan_logs_the_files_read_and_the_values_compared() {
     let h = Host::converged();

@@ -1,12 +1,11 @@
 //! Logs on stderr, through tracing: every file read, every value compared, every step run with
-//! its duration. `-v` shows what is read and decided, `-vv` everything, GROUNDWORK_LOG takes an
-//! env-filter (`GROUNDWORK_LOG=groundwork=trace`). Under systemd (JOURNAL_STREAM set) the events
+//! its duration. `-v` shows what is read and decided, `-vv` everything, GROUNDWORK_LOG takes
+//! `target=level` directives (`GROUNDWORK_LOG=groundwork=trace,warn`). Under systemd (JOURNAL_STREAM set) the events
 //! go to the journal with their fields as journal fields; `--log-format json` writes JSON lines.
 
 use super::args::LogFormat;
 use std::io::IsTerminal;
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
 pub fn init(verbose: u8, quiet: bool, format: LogFormat) {
@@ -17,22 +16,37 @@ pub fn init(verbose: u8, quiet: bool, format: LogFormat) {
         (false, _) => "groundwork=debug,info",
     };
     // A bare level needs no directive parser: timers run drift at the default level every few
-    // minutes, and parsing `warn` as an env-filter was a tenth of its start-up code.
+    // minutes. The directives are tracing's `Targets`, not its env-filter, whose regular
+    // expressions brought thousands of pointers for the loader to fix up at every start.
     let bare = match level {
         "error" => Some(LevelFilter::ERROR),
         "warn" => Some(LevelFilter::WARN),
         _ => None,
     };
-    let (env_filter, level_filter) = match bare {
-        Some(bare) if std::env::var_os("GROUNDWORK_LOG").is_none() => (None, Some(bare)),
-        _ => {
-            let filter =
-                EnvFilter::try_from_env("GROUNDWORK_LOG").unwrap_or_else(|_| EnvFilter::new(level));
-            (Some(filter), None)
+    let from_env = std::env::var("GROUNDWORK_LOG").ok();
+    let (targets, level_filter) = match (bare, from_env) {
+        (Some(bare), None) => (None, Some(bare)),
+        (_, from_env) => {
+            let parsed = from_env.and_then(|directives| {
+                directives
+                    .parse::<Targets>()
+                    .inspect_err(|e| {
+                        eprintln!(
+                            "groundwork: GROUNDWORK_LOG={directives:?} is ignored: {e}; it takes target=level directives, such as groundwork=debug,warn"
+                        )
+                    })
+                    .ok()
+            });
+            let targets = parsed.unwrap_or_else(|| {
+                level
+                    .parse()
+                    .expect("the built-in log levels are valid directives")
+            });
+            (Some(targets), None)
         }
     };
     let registry = tracing_subscriber::registry()
-        .with(env_filter)
+        .with(targets)
         .with(level_filter);
     let under_journal = std::env::var_os("JOURNAL_STREAM").is_some();
     let result = match format {

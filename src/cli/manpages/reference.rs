@@ -141,7 +141,7 @@ pub fn environment() -> Vec<Entry> {
         ),
         Entry::new(
             "GROUNDWORK_LOG",
-            "A tracing filter for the logs on stderr, such as `groundwork=debug`; it overrides -v and -q.",
+            "`target=level` directives for the logs on stderr, such as `groundwork=debug,warn`; they override -v and -q.",
             &[],
         ),
         Entry::new(
