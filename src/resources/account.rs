@@ -47,7 +47,7 @@ pub struct PasswdEntry<'a> {
 }
 
 pub fn parse_passwd(text: &str) -> Vec<PasswdEntry<'_>> {
-    text.lines()
+    crate::colon_fields::lines(text)
         .filter_map(|line| {
             if line.starts_with('#') {
                 return None;
