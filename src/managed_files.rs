@@ -2,6 +2,7 @@
 //! how their settings are read back. The plan renders them to show the diff, and the helper
 //! renders them from the same settings, so what the plan shows is exactly what gets written.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The sysctl.d file groundwork owns. Later files (by name) override it.
@@ -34,23 +35,28 @@ pub fn render_sysctl_file(settings: &BTreeMap<String, String>) -> String {
 /// `key = value` lines (sysctl.d(5)); keys may use `/` as separator; a leading `-` only silences
 /// errors. Returns (line, key, value).
 pub fn parse_sysctl_conf(text: &str) -> Vec<(usize, String, String)> {
-    text.lines()
-        .enumerate()
-        .filter_map(|(i, line)| {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-                return None;
-            }
-            let (k, v) = line.split_once('=')?;
-            let k = k.trim().trim_start_matches('-');
-            let k = if k.contains('/') {
-                k.replace('/', ".")
-            } else {
-                k.to_owned()
-            };
-            Some((i + 1, k, normalize(v)))
-        })
+    sysctl_conf_lines(text)
+        .map(|(line, key, value)| (line, key.into_owned(), normalize(value)))
         .collect()
+}
+
+/// The settings of a sysctl.d file as (line, key, value as written), borrowed where the key
+/// needs no rewrite: drift reads every file, and keeps only the keys the spec sets.
+pub fn sysctl_conf_lines(text: &str) -> impl Iterator<Item = (usize, Cow<'_, str>, &str)> {
+    text.lines().enumerate().filter_map(|(i, line)| {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            return None;
+        }
+        let (k, v) = line.split_once('=')?;
+        let k = k.trim().trim_start_matches('-');
+        let k = if k.contains('/') {
+            Cow::Owned(k.replace('/', "."))
+        } else {
+            Cow::Borrowed(k)
+        };
+        Some((i + 1, k, v))
+    })
 }
 
 pub fn render_modules_file(names: &[String]) -> String {

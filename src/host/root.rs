@@ -38,7 +38,9 @@ impl HostRoot {
         use std::os::unix::ffi::{OsStrExt, OsStringExt};
         let p = host_path.as_ref();
         let rel = p.as_os_str().as_bytes();
-        if rel.split(|&b| b == b'/').any(|part| part == b".") {
+        let has_dot_part = (rel.starts_with(b".") || memchr::memmem::find(rel, b"/.").is_some())
+            && rel.split(|&b| b == b'/').any(|part| part == b".");
+        if has_dot_part {
             return self.base.join(p.strip_prefix("/").unwrap_or(p));
         }
         let rel = &rel[rel.iter().take_while(|&&b| b == b'/').count()..];

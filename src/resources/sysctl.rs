@@ -32,7 +32,9 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 pub use crate::managed_files::{SYSCTL_FILE as MANAGED_FILE, normalize};
-use crate::managed_files::{parse_sysctl_conf as parse_conf, render_sysctl_file as render_file};
+use crate::managed_files::{
+    parse_sysctl_conf as parse_conf, render_sysctl_file as render_file, sysctl_conf_lines,
+};
 
 pub const ID: ResourceId = ResourceId::new("sysctl");
 
@@ -160,14 +162,16 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<SysctlFacts> {
         let Some(text) = root.read_optional(&file)? else {
             continue;
         };
-        let target = link_target(root, &file);
-        for (line, key, value) in parse_conf(&text) {
-            if wanted.contains_key(&key) {
-                others.entry(key).or_default().push(Persisted {
+        // Whether the file is a link is asked only of a file that sets a wanted key.
+        let mut target = None;
+        for (line, key, value) in sysctl_conf_lines(&text) {
+            if wanted.contains_key(&*key) {
+                let target = target.get_or_insert_with(|| link_target(root, &file));
+                others.entry(key.into_owned()).or_default().push(Persisted {
                     file: target.clone().unwrap_or_else(|| file.clone()),
                     linked_as: target.as_ref().map(|_| file.clone()),
                     line,
-                    value,
+                    value: normalize(value),
                     after_ours: applies_after_managed_file(&file),
                 });
             }
