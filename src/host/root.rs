@@ -154,7 +154,11 @@ impl HostRoot {
         };
         let mut names = Vec::new();
         for entry in entries {
-            names.push(entry?.file_name().to_string_lossy().into_owned());
+            let name = entry?.file_name();
+            names.push(
+                name.into_string()
+                    .unwrap_or_else(|name| name.to_string_lossy().into_owned()),
+            );
         }
         names.sort();
         Ok(names)

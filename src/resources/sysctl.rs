@@ -109,15 +109,19 @@ pub fn proc_path(key: &str) -> String {
 /// 99-sysctl.conf; Debian 13 has neither), and only `sysctl --system`, run by hand, reads it
 /// directly.
 fn config_files(root: &HostRoot) -> std::io::Result<Vec<String>> {
-    let mut by_name: BTreeMap<String, String> = BTreeMap::new();
+    // Name to directory: a name in an earlier directory replaces the later one's.
+    let mut by_name: BTreeMap<String, &str> = BTreeMap::new();
     for dir in SYSCTL_DIRS.iter().rev() {
         for name in root.list_dir(dir)? {
             if name.ends_with(".conf") {
-                by_name.insert(name.clone(), format!("{dir}/{name}"));
+                by_name.insert(name, dir);
             }
         }
     }
-    Ok(by_name.into_values().collect())
+    Ok(by_name
+        .into_iter()
+        .map(|(name, dir)| [dir, "/", &name].concat())
+        .collect())
 }
 
 /// Whether a config file is applied after the managed one (and so wins over it).
