@@ -5,6 +5,11 @@
 
 use super::args::LogFormat;
 use std::io::IsTerminal;
+use std::sync::OnceLock;
+use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
+use tracing::{Dispatch, Event, Metadata, Subscriber};
+use tracing_core::span::Current;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
@@ -45,38 +50,192 @@ pub fn init(verbose: u8, quiet: bool, format: LogFormat) {
             (Some(targets), None)
         }
     };
-    let registry = tracing_subscriber::registry()
-        .with(targets)
-        .with(level_filter);
     let under_journal = std::env::var_os("JOURNAL_STREAM").is_some();
-    let result = match format {
-        LogFormat::Json => registry
-            .with(
+    let build = move || subscriber(targets.clone(), level_filter, format, under_journal);
+    let result = match level_filter {
+        Some(max) => Lazy {
+            max,
+            build,
+            built: OnceLock::new(),
+        }
+        .try_init(),
+        None => build().try_init(),
+    };
+    let _ = result;
+}
+
+/// Tracing's registry under the filters, with the layer that writes `format`.
+fn subscriber(
+    targets: Option<Targets>,
+    level: Option<LevelFilter>,
+    format: LogFormat,
+    under_journal: bool,
+) -> Dispatch {
+    let registry = tracing_subscriber::registry().with(targets).with(level);
+    match format {
+        LogFormat::Json => Dispatch::new(
+            registry.with(
                 tracing_subscriber::fmt::layer()
                     .json()
                     .with_writer(std::io::stderr),
-            )
-            .try_init(),
+            ),
+        ),
         LogFormat::Text if under_journal => match tracing_journald::layer() {
-            Ok(journald) => registry
-                .with(journald.with_syslog_identifier("groundwork".into()))
-                .try_init(),
-            Err(_) => registry
-                .with(
+            Ok(journald) => {
+                Dispatch::new(registry.with(journald.with_syslog_identifier("groundwork".into())))
+            }
+            Err(_) => Dispatch::new(
+                registry.with(
                     tracing_subscriber::fmt::layer()
                         .without_time()
                         .with_ansi(false)
                         .with_writer(std::io::stderr),
-                )
-                .try_init(),
+                ),
+            ),
         },
-        LogFormat::Text => registry
-            .with(
+        LogFormat::Text => Dispatch::new(
+            registry.with(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(std::io::stderr().is_terminal())
                     .with_writer(std::io::stderr),
-            )
-            .try_init(),
-    };
-    let _ = result;
+            ),
+        ),
+    }
+}
+
+/// The subscriber at a bare level (the default, and -q). Whether an event or span is wanted
+/// depends on its level alone, so the real subscriber is built at the first one that is: its
+/// registry sets up a span table for 4,096 threads, and most drift checks, run by a timer,
+/// have nothing to warn about. Spans exist only once it is built, so before that there is
+/// nothing to enter, clone or close.
+struct Lazy<F> {
+    max: LevelFilter,
+    build: F,
+    built: OnceLock<Dispatch>,
+}
+
+impl<F: Fn() -> Dispatch> Lazy<F> {
+    fn inner(&self) -> &Dispatch {
+        self.built.get_or_init(&self.build)
+    }
+}
+
+impl<F: Fn() -> Dispatch + Send + Sync + 'static> Subscriber for Lazy<F> {
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if self.enabled(metadata) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(self.max)
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        *metadata.level() <= self.max
+    }
+
+    fn new_span(&self, span: &Attributes<'_>) -> Id {
+        self.inner().new_span(span)
+    }
+
+    fn record(&self, span: &Id, values: &Record<'_>) {
+        self.inner().record(span, values)
+    }
+
+    fn record_follows_from(&self, span: &Id, follows: &Id) {
+        self.inner().record_follows_from(span, follows)
+    }
+
+    fn event(&self, event: &Event<'_>) {
+        // Through the built subscriber's Dispatch, which asks its layers' filters first.
+        self.inner().event(event)
+    }
+
+    fn enter(&self, span: &Id) {
+        if let Some(inner) = self.built.get() {
+            inner.enter(span)
+        }
+    }
+
+    fn exit(&self, span: &Id) {
+        if let Some(inner) = self.built.get() {
+            inner.exit(span)
+        }
+    }
+
+    fn clone_span(&self, id: &Id) -> Id {
+        match self.built.get() {
+            Some(inner) => inner.clone_span(id),
+            None => id.clone(),
+        }
+    }
+
+    fn try_close(&self, id: Id) -> bool {
+        self.built.get().is_some_and(|inner| inner.try_close(id))
+    }
+
+    fn current_span(&self) -> Current {
+        match self.built.get() {
+            Some(inner) => inner.current_span(),
+            None => Current::none(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Below the level nothing is built; the first event at the level builds the subscriber,
+    /// once, and reaches it.
+    #[test]
+    fn the_subscriber_is_built_at_the_first_wanted_event_only() {
+        let builds = Arc::new(AtomicUsize::new(0));
+        let events = Arc::new(AtomicUsize::new(0));
+        let lazy = {
+            let (builds, events) = (builds.clone(), events.clone());
+            Lazy {
+                max: LevelFilter::WARN,
+                build: move || {
+                    builds.fetch_add(1, Ordering::SeqCst);
+                    Dispatch::new(Counter(events.clone()))
+                },
+                built: OnceLock::new(),
+            }
+        };
+        tracing::subscriber::with_default(lazy, || {
+            tracing::info!("not wanted");
+            let span = tracing::info_span!("not wanted either");
+            let _entered = span.enter();
+            assert_eq!(builds.load(Ordering::SeqCst), 0);
+            tracing::warn!("wanted");
+            tracing::error!("wanted too");
+        });
+        assert_eq!(builds.load(Ordering::SeqCst), 1);
+        assert_eq!(events.load(Ordering::SeqCst), 2);
+    }
+
+    /// Counts the events it is given.
+    struct Counter(Arc<AtomicUsize>);
+
+    impl Subscriber for Counter {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, _: &Event<'_>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
 }
