@@ -47,40 +47,42 @@ pub fn overlaps(a_start: u64, a_end: u64, b_start: u64, b_end: u64) -> bool {
     a_start < b_end && b_start < a_end
 }
 
-/// A subid count or start: 1 to 10 ASCII digits that fit a u32.
-fn number(field: &[u8]) -> Option<u32> {
-    if field.is_empty() || field.len() > 10 {
-        return None;
-    }
-    let mut n: u64 = 0;
-    for &b in field {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n * 10 + u64::from(b - b'0');
-    }
-    u32::try_from(n).ok()
-}
-
-/// `owner:start:count`, exactly three fields as `split(':')` gives them.
+/// `owner:start:count`, exactly three fields as `split(':')` gives them, the numbers 1 to 10
+/// ASCII digits that fit a u32. One pass over the bytes: drift reads every line of both files.
 fn parse_line(line: &str) -> Option<(&str, u32, u32)> {
     let bytes = line.as_bytes();
-    let colon = |from: usize| {
-        bytes[from..]
-            .iter()
-            .position(|&b| b == b':')
-            .map(|i| from + i)
-    };
-    let first = colon(0)?;
-    let second = colon(first + 1)?;
-    if first == 0 || colon(second + 1).is_some() {
+    let owner_end = memchr::memchr(b':', bytes)?;
+    if owner_end == 0 {
         return None;
     }
-    Some((
-        &line[..first],
-        number(&bytes[first + 1..second])?,
-        number(&bytes[second + 1..])?,
-    ))
+    let mut at = owner_end + 1;
+    let start = number(bytes, &mut at)?;
+    if bytes.get(at) != Some(&b':') {
+        return None;
+    }
+    at += 1;
+    let count = number(bytes, &mut at)?;
+    // Anything after the count, a fourth field included, makes the line malformed.
+    (at == bytes.len()).then(|| (&line[..owner_end], start, count))
+}
+
+/// The digits from `*at` up to the next `:` or the end, which `*at` is left on: 1 to 10 of
+/// them, fitting a u32. Any other byte is no number.
+fn number(bytes: &[u8], at: &mut usize) -> Option<u32> {
+    let from = *at;
+    let mut n: u64 = 0;
+    while let Some(&b) = bytes.get(*at) {
+        match b {
+            b'0'..=b'9' if *at - from < 10 => n = n * 10 + u64::from(b - b'0'),
+            b':' => break,
+            _ => return None,
+        }
+        *at += 1;
+    }
+    if *at == from {
+        return None;
+    }
+    u32::try_from(n).ok()
 }
 
 /// `line` without the whitespace around it, as `str::trim` gives it. A line that starts and
