@@ -65,11 +65,14 @@ pub fn human(plan: &Plan) -> String {
     );
     for i in &plan.items {
         let tag = if i.action == Action::Blocked {
-            "blocked"
+            "  blocked: "
         } else {
-            "drift"
+            "  drift: "
         };
-        out.push_str(&format!("  {tag}: {}: {}\n", i.resource, i.summary));
+        // Pushed piece by piece: a timer prints this on every host that drifted.
+        for piece in [tag, i.resource.name(), ": ", &i.summary, "\n"] {
+            out.push_str(piece);
+        }
     }
     out
 }

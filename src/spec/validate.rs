@@ -221,14 +221,18 @@ fn check_list(
     allowed: &[&str],
 ) {
     let mut seen = BTreeSet::new();
-    for (i, item) in items.iter().enumerate() {
+    // The item's path is built only for a finding: a valid list has none.
+    let path = |i| {
         let mut path: Vec<Seg> = field.split('.').map(key).collect();
         path.push(Seg::Index(i));
+        path
+    };
+    for (i, item) in items.iter().enumerate() {
         if let Err(e) = check(item) {
-            out.push((path, e, Some(format!("allowed: {}", allowed.join(", ")))));
+            out.push((path(i), e, Some(format!("allowed: {}", allowed.join(", ")))));
         } else if !seen.insert(item) {
             out.push((
-                path,
+                path(i),
                 format!("{item:?} is listed twice"),
                 Some("remove one".into()),
             ));
