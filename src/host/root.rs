@@ -38,7 +38,7 @@ impl HostRoot {
         use std::os::unix::ffi::{OsStrExt, OsStringExt};
         let p = host_path.as_ref();
         let rel = p.as_os_str().as_bytes();
-        let has_dot_part = (rel.starts_with(b".") || memchr::memmem::find(rel, b"/.").is_some())
+        let has_dot_part = memchr::memchr_iter(b'.', rel).any(|at| at == 0 || rel[at - 1] == b'/')
             && rel.split(|&b| b == b'/').any(|part| part == b".");
         if has_dot_part {
             return self.base.join(p.strip_prefix("/").unwrap_or(p));
