@@ -58,6 +58,23 @@ impl<'a> Iterator for Fields<'a> {
     }
 }
 
+/// Where the first `N` colons of `line` are, or None when it has fewer: the fields a caller
+/// wants, found in one pass over the line.
+pub fn colons<const N: usize>(line: &str) -> Option<[usize; N]> {
+    let mut at = [0; N];
+    let mut found = 0;
+    for (i, &b) in line.as_bytes().iter().enumerate() {
+        if found == N {
+            break;
+        }
+        if b == b':' {
+            at[found] = i;
+            found += 1;
+        }
+    }
+    (found == N).then_some(at)
+}
+
 /// The numeric third field (the uid or gid) of each line of /etc/passwd or /etc/group, in the
 /// file's order; comment lines and lines without a number there are skipped.
 pub fn ids(db: &str) -> impl Iterator<Item = u32> + '_ {
@@ -68,7 +85,7 @@ pub fn ids(db: &str) -> impl Iterator<Item = u32> + '_ {
 
 #[cfg(test)]
 mod tests {
-    use super::{fields, ids, lines};
+    use super::{colons, fields, ids, lines};
     use proptest::prelude::*;
 
     #[test]
@@ -109,6 +126,12 @@ mod tests {
         #[test]
         fn any_text_has_the_lines_str_lines_gives(text in "[a\r\n:]{0,40}") {
             prop_assert_eq!(lines(&text).collect::<Vec<_>>(), text.lines().collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn colons_are_where_split_ends_the_fields(line in "[a:é ]{0,12}") {
+            let ends: Vec<usize> = line.match_indices(':').map(|(i, _)| i).take(3).collect();
+            prop_assert_eq!(colons::<3>(&line).map(Vec::from), (ends.len() == 3).then_some(ends));
         }
 
         #[test]

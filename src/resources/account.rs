@@ -52,18 +52,14 @@ pub fn parse_passwd(text: &str) -> Vec<PasswdEntry<'_>> {
             if line.starts_with('#') {
                 return None;
             }
-            // name:password:uid:gid:gecos:home:shell
-            let mut f = crate::colon_fields::fields(line);
-            let name = f.next()?;
-            let uid = f.nth(1)?.parse().ok()?;
-            let gid = f.next()?.parse().ok()?;
-            let home = f.nth(1)?;
-            f.next()?;
+            // name:password:uid:gid:gecos:home:shell, the shell there (if empty).
+            // The colons that end each field up to the home.
+            let [name, password, uid, gid, gecos, home] = crate::colon_fields::colons(line)?;
             Some(PasswdEntry {
-                name,
-                uid,
-                gid,
-                home,
+                name: &line[..name],
+                uid: line[password + 1..uid].parse().ok()?,
+                gid: line[uid + 1..gid].parse().ok()?,
+                home: &line[gecos + 1..home],
             })
         })
         .collect()
@@ -206,5 +202,39 @@ fn diff(spec: &Spec, source: &SpecSource, facts: &AccountFacts, items: &mut Plan
                 "k3s keeps its data in ~/.rancher/k3s and the unit lives in ~/.config/systemd/user",
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain reading the one-pass one replaced.
+    fn by_split(text: &str) -> Vec<(&str, u32, u32, &str)> {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|line| {
+                let f: Vec<&str> = line.split(':').collect();
+                (f.len() >= 7).then_some(())?;
+                Some((f[0], f[2].parse().ok()?, f[3].parse().ok()?, f[5]))
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn passwd_reads_as_split_reads(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                "k3s", ":", "::", "x", "1000", "-1", "4294967296", "/home/k3s", "/bin/sh", "\n",
+                "\r\n", "#", " ", "é", "k3s:x:1000:1000::/home/k3s:/bin/sh\n",
+            ]), 0..30),
+        ) {
+            let text = pieces.concat();
+            let got: Vec<_> = parse_passwd(&text)
+                .into_iter()
+                .map(|e| (e.name, e.uid, e.gid, e.home))
+                .collect();
+            proptest::prop_assert_eq!(got, by_split(&text));
+        }
     }
 }
