@@ -4,10 +4,13 @@
 //! the handler that names a stack overflow, reads /proc/self/maps to find the main thread's guard
 //! page: a twentieth of a drift check's instructions, and drift runs from a timer on every host.
 //! Without it, an overflow still hits the guard page and ends the process (SIGSEGV).
-#![no_main]
+// Under `cargo test` the test harness brings its own main.
+#![cfg_attr(not(test), no_main)]
 
+#[cfg(not(test))]
 use std::ffi::{c_char, c_int};
 
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     // SAFETY: single-threaded, before anything else runs.
@@ -21,6 +24,7 @@ extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
 /// What std's start does and groundwork relies on.
 ///
 /// SAFETY: call once, before any other thread exists.
+#[cfg(not(test))]
 unsafe fn start() {
     // 0, 1 and 2 stay taken (by /dev/null if closed), so that no file groundwork opens, as
     // root, becomes its stdout. std does the same.
