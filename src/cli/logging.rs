@@ -1,9 +1,11 @@
 //! Logs on stderr, through tracing: every file read, every value compared, every step run with
 //! its duration. `-v` shows what is read and decided, `-vv` everything, GROUNDWORK_LOG takes
-//! `target=level` directives (`GROUNDWORK_LOG=groundwork=trace,warn`). Under systemd (JOURNAL_STREAM set) the events
-//! go to the journal with their fields as journal fields; `--log-format json` writes JSON lines.
+//! `target=level` directives (`GROUNDWORK_LOG=groundwork=trace,warn`). Under systemd
+//! (JOURNAL_STREAM set) the events go to the journal with their fields as journal fields;
+//! `--log-format json` writes JSON lines.
 
 use super::args::LogFormat;
+use std::cell::Cell;
 use std::io::IsTerminal;
 use std::sync::OnceLock;
 use tracing::span::{Attributes, Id, Record};
@@ -114,9 +116,32 @@ struct Lazy<F> {
     built: OnceLock<Dispatch>,
 }
 
+thread_local! {
+    /// This thread is building the subscriber: what the build itself logs has nowhere to go
+    /// (and building again from inside the build would never return).
+    static BUILDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The id of a span opened while the subscriber was being built: recorded nowhere.
+const DETACHED: u64 = u64::MAX;
+
 impl<F: Fn() -> Dispatch> Lazy<F> {
-    fn inner(&self) -> &Dispatch {
-        self.built.get_or_init(&self.build)
+    fn inner(&self) -> Option<&Dispatch> {
+        if let Some(built) = self.built.get() {
+            return Some(built);
+        }
+        if BUILDING.get() {
+            return None;
+        }
+        BUILDING.set(true);
+        let built = self.built.get_or_init(&self.build);
+        BUILDING.set(false);
+        Some(built)
+    }
+
+    /// The built subscriber, for a span it made.
+    fn owner(&self, span: &Id) -> Option<&Dispatch> {
+        self.built.get().filter(|_| span.into_u64() != DETACHED)
     }
 }
 
@@ -138,43 +163,55 @@ impl<F: Fn() -> Dispatch + Send + Sync + 'static> Subscriber for Lazy<F> {
     }
 
     fn new_span(&self, span: &Attributes<'_>) -> Id {
-        self.inner().new_span(span)
+        match self.inner() {
+            Some(inner) => inner.new_span(span),
+            None => Id::from_u64(DETACHED),
+        }
     }
 
     fn record(&self, span: &Id, values: &Record<'_>) {
-        self.inner().record(span, values)
+        if let Some(inner) = self.owner(span) {
+            inner.record(span, values)
+        }
     }
 
     fn record_follows_from(&self, span: &Id, follows: &Id) {
-        self.inner().record_follows_from(span, follows)
+        if let (Some(inner), Some(_)) = (self.owner(span), self.owner(follows)) {
+            inner.record_follows_from(span, follows)
+        }
     }
 
     fn event(&self, event: &Event<'_>) {
         // Through the built subscriber's Dispatch, which asks its layers' filters first.
-        self.inner().event(event)
+        if let Some(inner) = self.inner() {
+            inner.event(event)
+        }
     }
 
     fn enter(&self, span: &Id) {
-        if let Some(inner) = self.built.get() {
+        if let Some(inner) = self.owner(span) {
             inner.enter(span)
         }
     }
 
     fn exit(&self, span: &Id) {
-        if let Some(inner) = self.built.get() {
+        if let Some(inner) = self.owner(span) {
             inner.exit(span)
         }
     }
 
     fn clone_span(&self, id: &Id) -> Id {
-        match self.built.get() {
+        match self.owner(id) {
             Some(inner) => inner.clone_span(id),
             None => id.clone(),
         }
     }
 
     fn try_close(&self, id: Id) -> bool {
-        self.built.get().is_some_and(|inner| inner.try_close(id))
+        match self.owner(&id) {
+            Some(inner) => inner.try_close(id),
+            None => false,
+        }
     }
 
     fn current_span(&self) -> Current {
@@ -218,6 +255,42 @@ mod tests {
         });
         assert_eq!(builds.load(Ordering::SeqCst), 1);
         assert_eq!(events.load(Ordering::SeqCst), 2);
+    }
+
+    type Boxed = Lazy<Box<dyn Fn() -> Dispatch + Send + Sync>>;
+
+    /// A build that logs (reaching the subscriber it is building) gets nowhere at once, where
+    /// building again from inside the build would never return.
+    #[test]
+    fn the_build_reaching_back_returns_at_once() {
+        let me: Arc<OnceLock<std::sync::Weak<Boxed>>> = Arc::new(OnceLock::new());
+        let nowhere = Arc::new(AtomicUsize::new(0));
+        let build = {
+            let (me, nowhere) = (me.clone(), nowhere.clone());
+            move || {
+                let lazy = me.get().and_then(std::sync::Weak::upgrade).unwrap();
+                if lazy.inner().is_none() {
+                    nowhere.fetch_add(1, Ordering::SeqCst);
+                }
+                Dispatch::none()
+            }
+        };
+        let lazy: Arc<Boxed> = Arc::new(Lazy {
+            max: LevelFilter::WARN,
+            build: Box::new(build),
+            built: OnceLock::new(),
+        });
+        me.set(Arc::downgrade(&lazy)).unwrap();
+        let (done, wait) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let built = lazy.inner().is_some();
+            let _ = done.send(built);
+        });
+        let built = wait
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("building from inside the build must not hang");
+        assert!(built);
+        assert_eq!(nowhere.load(Ordering::SeqCst), 1);
     }
 
     /// Counts the events it is given.
