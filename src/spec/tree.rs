@@ -46,7 +46,10 @@ impl<'a> Tree<'a> {
     /// Parses one YAML document. Repeated keys are kept (the checks report each one), and the
     /// parser's budget stops alias bombs.
     pub fn parse(text: &'a str) -> Result<Self, serde_saphyr::Error> {
-        let options = serde_saphyr::options! { duplicate_keys: DuplicateKeyPolicy::PassThrough };
+        let options = serde_saphyr::options! {
+            duplicate_keys: DuplicateKeyPolicy::PassThrough,
+            emit_comments: false,
+        };
         let root = serde_saphyr::from_str_with_options(text, options)?;
         Ok(Tree { text, root })
     }
