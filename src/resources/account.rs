@@ -52,8 +52,8 @@ pub fn parse_passwd(text: &str) -> Vec<PasswdEntry<'_>> {
             if line.starts_with('#') {
                 return None;
             }
-            // name:password:uid:gid:gecos:home:shell, the shell there (if empty).
-            // The colons that end each field up to the home.
+            // name:password:uid:gid:gecos:home:shell: the colons ending the first six fields,
+            // the sixth of which means the shell is there (if empty).
             let [name, password, uid, gid, gecos, home] = crate::colon_fields::colons(line)?;
             Some(PasswdEntry {
                 name: &line[..name],
