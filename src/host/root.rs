@@ -94,22 +94,14 @@ impl HostRoot {
 
     /// Reads a file that must exist.
     pub fn read(&self, host_path: impl AsRef<Path>) -> io::Result<String> {
-        self.read_optional(&host_path)?.ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("{} does not exist", host_path.as_ref().display()),
-            )
-        })
+        self.read_optional(&host_path)?
+            .ok_or_else(|| missing(host_path.as_ref()))
     }
 
     /// Reads the bytes of a file that must exist.
     pub fn read_bytes(&self, host_path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
-        self.read_bytes_optional(&host_path)?.ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("{} does not exist", host_path.as_ref().display()),
-            )
-        })
+        self.read_bytes_optional(&host_path)?
+            .ok_or_else(|| missing(host_path.as_ref()))
     }
 
     /// Whether anything (a link counts, unfollowed) is at the path. Only absence is `false`: a
@@ -163,6 +155,14 @@ impl HostRoot {
         names.sort();
         Ok(names)
     }
+}
+
+/// The error for a file that must exist and does not.
+fn missing(host_path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{} does not exist", host_path.display()),
+    )
 }
 
 /// The most groundwork reads of one file: dpkg's status database of a large host is a few MiB.
