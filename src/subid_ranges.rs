@@ -336,6 +336,42 @@ mod tests {
         assert_eq!(f.malformed_lines, vec![5, 6, 8, 9]);
     }
 
+    /// Lines a hostile or broken /etc/subuid might hold, read by the one-pass parser exactly
+    /// as the `split` reading did: the helper decides overlaps on what this returns.
+    #[test]
+    fn hostile_lines_read_as_the_split_reading_did() {
+        let f = file(concat!(
+            "k3s:100000:65536\r\n",     // 1: CRLF, the \r goes with the trim
+            "mal:165536:65536\u{a0}\n", // 2: a trailing no-break space is trimmed
+            "pad:00000165536:65536\n",  // 3: eleven digits: malformed
+            "four:231072:65536:\n",     // 4: a fourth (empty) field: malformed
+            "plus:+296608:65536\n",     // 5: a sign: malformed
+            " sp :362144:65536\n",      // 6: owner "sp " (the line is trimmed, not the field)
+            "nul\0:427680:65536\n",     // 7: a NUL stays in the owner
+            ":493216:65536\n",          // 8: no owner: malformed
+            "top:4294967295:1\n",       // 9: the last id
+            "over:4294967296:1\n",      // 10: past u32: malformed
+            "empty::1\n",               // 11: no start: malformed
+        ));
+        let read: Vec<_> = f
+            .entries
+            .iter()
+            .map(|e| (e.owner.as_str(), e.start, e.count, e.line))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("k3s", 100000, 65536, 1),
+                ("mal", 165536, 65536, 2),
+                ("sp ", 362144, 65536, 6),
+                ("nul\0", 427680, 65536, 7),
+                ("top", 4294967295, 1, 9),
+            ]
+        );
+        assert_eq!(f.malformed_lines, [3, 4, 5, 8, 10, 11]);
+        assert_eq!(f.entries[4].end(), 1 << 32);
+    }
+
     #[test]
     fn allocates_the_lowest_free_range() {
         let al = |f: &[&SubidFile], ids: &[u32]| allocate(f, "me", None, 65536, ids, B, None);
