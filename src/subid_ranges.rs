@@ -1,6 +1,13 @@
 //! Subordinate id ranges (/etc/subuid, /etc/subgid, subuid(5)): parsing, overlap, allocation
 //! and the rewrite that gives one user exactly one range. The plan and the helper share this
 //! code, so that what the plan promises is what the helper checks and writes.
+//!
+//! A line is an entry only when groundwork reads it exactly as shadow-utils does: three fields,
+//! the numbers plain decimal. shadow reads its numbers with `strtoul(s, _, 0)` (4.13's `getulong`,
+//! 4.17's `str2ul`), so `0200000` is octal 65536 to newuidmap and `0x30000` is hex, and it
+//! accepts leading blanks, a sign and values past u32. Such a line is malformed here, never
+//! skipped over: the plan blocks on it and the helper refuses beside it, since a range that looks
+//! free next to it may be one newuidmap already grants to someone else.
 
 use serde::Serialize;
 
@@ -30,8 +37,16 @@ pub struct SubidFile {
     pub path: String,
     pub exists: bool,
     pub entries: Vec<SubidEntry>,
-    /// Lines that are not `owner:start:count`.
-    pub malformed_lines: Vec<usize>,
+    /// Lines that are not blank, not a comment and not `owner:start:count` in plain decimal.
+    pub malformed_lines: Vec<MalformedLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MalformedLine {
+    /// 1-based line in the file.
+    pub line: usize,
+    /// What is wrong with it, in words for an error message.
+    pub problem: String,
 }
 
 /// `owner` is `n` written in decimal, as `n.to_string()` writes it (no sign, no leading zero),
@@ -47,8 +62,9 @@ pub fn overlaps(a_start: u64, a_end: u64, b_start: u64, b_end: u64) -> bool {
     a_start < b_end && b_start < a_end
 }
 
-/// `owner:start:count`, exactly three fields as `split(':')` gives them, the numbers 1 to 10
-/// ASCII digits that fit a u32. One pass over the bytes: drift reads every line of both files.
+/// `owner:start:count`, exactly three fields as `split(':')` gives them, the numbers plain
+/// decimal (no sign, no blank, no leading zero) that fit a u32, the count not 0. One pass over
+/// the bytes: drift reads every line of both files.
 fn parse_line(line: &str) -> Option<(&str, u32, u32)> {
     let bytes = line.as_bytes();
     let owner_end = memchr::memchr(b':', bytes)?;
@@ -62,14 +78,18 @@ fn parse_line(line: &str) -> Option<(&str, u32, u32)> {
     }
     at += 1;
     let count = number(bytes, &mut at)?;
-    // Anything after the count, a fourth field included, makes the line malformed.
-    (at == bytes.len()).then(|| (&line[..owner_end], start, count))
+    // Anything after the count, a fourth field or a `\r` included, makes the line malformed.
+    (at == bytes.len() && count != 0).then(|| (&line[..owner_end], start, count))
 }
 
 /// The digits from `*at` up to the next `:` or the end, which `*at` is left on: 1 to 10 of
-/// them, fitting a u32. Any other byte is no number.
+/// them, fitting a u32, and no leading zero (shadow reads that as octal). Any other byte is no
+/// number.
 fn number(bytes: &[u8], at: &mut usize) -> Option<u32> {
     let from = *at;
+    if bytes.get(from) == Some(&b'0') && bytes.get(from + 1).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
     let mut n: u64 = 0;
     while let Some(&b) = bytes.get(*at) {
         match b {
@@ -94,12 +114,60 @@ fn trim(line: &str) -> &str {
     }
 }
 
+/// Why `line`, which `parse_line` refused, is not an entry. Only malformed lines get here.
+fn problem(line: &str) -> String {
+    if line.ends_with('\r') {
+        return "it ends in a carriage return (a Windows line end), so shadow-utils reads no range from it".into();
+    }
+    let fields: Vec<&str> = line.split(':').collect();
+    let [owner, start, count] = fields[..] else {
+        return format!(
+            "it has {} fields where subuid(5) has three, owner:start:count",
+            fields.len()
+        );
+    };
+    if owner.is_empty() {
+        return "it names no owner".into();
+    }
+    for (what, text) in [("start", start), ("count", count)] {
+        let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        // The value strtoul gives, when `text` is all digits of `radix` after `prefix`.
+        let radix = |prefix: &str, radix| {
+            text.strip_prefix(prefix)
+                .filter(|rest| rest.chars().all(|c| c.is_digit(radix)))
+                .and_then(|rest| u64::from_str_radix(rest, radix).ok())
+        };
+        if text.is_empty() {
+            return format!("its {what} is empty");
+        } else if let Some(n) = radix("0x", 16).or_else(|| radix("0X", 16)) {
+            return format!("its {what} `{text}` is hexadecimal: shadow-utils reads it as {n}");
+        } else if digits && text.len() > 1 && text.starts_with('0') {
+            return match radix("0", 8) {
+                Some(n) => format!(
+                    "its {what} `{text}` has a leading zero: shadow-utils reads it as octal, {n}"
+                ),
+                None => format!(
+                    "its {what} `{text}` has a leading zero, which means octal to shadow-utils"
+                ),
+            };
+        } else if digits {
+            if text.parse::<u32>().is_err() {
+                return format!("its {what} `{text}` is past the last id, {}", u32::MAX);
+            }
+        } else {
+            return format!("its {what} `{text}` is not a plain decimal number");
+        }
+    }
+    "its count is 0".into()
+}
+
 pub fn parse(path: &str, text: Option<&str>) -> SubidFile {
     let mut entries = Vec::new();
     let mut malformed_lines = Vec::new();
-    for (i, line) in crate::colon_fields::lines(text.unwrap_or_default()).enumerate() {
-        let line = trim(line);
-        if line.is_empty() || line.starts_with('#') {
+    // Split on `\n` alone: shadow keeps a `\r` in the line, and then reads no range from it.
+    for (i, line) in text.unwrap_or_default().split('\n').enumerate() {
+        let bare = trim(line);
+        if bare.is_empty() || bare.starts_with('#') {
             continue;
         }
         match parse_line(line) {
@@ -109,7 +177,10 @@ pub fn parse(path: &str, text: Option<&str>) -> SubidFile {
                 count,
                 line: i + 1,
             }),
-            None => malformed_lines.push(i + 1),
+            None => malformed_lines.push(MalformedLine {
+                line: i + 1,
+                problem: problem(line),
+            }),
         }
     }
     SubidFile {
@@ -238,8 +309,8 @@ pub fn with_only_range(text: &str, name: &str, uid: u32, start: u32, count: u32)
     let uid_text = uid.to_string();
     let mut out = String::with_capacity(text.len() + 32);
     for line in text.split_inclusive('\n') {
-        let owned =
-            parse_line(line.trim()).is_some_and(|(owner, _, _)| owner == name || owner == uid_text);
+        let owned = parse_line(line.strip_suffix('\n').unwrap_or(line))
+            .is_some_and(|(owner, _, _)| owner == name || owner == uid_text);
         if !owned {
             out.push_str(line);
         }
@@ -281,23 +352,23 @@ mod tests {
     /// Owner, start, count and line of each entry; the malformed lines.
     type Read = (Vec<(String, u32, u32, usize)>, Vec<usize>);
 
-    /// The plain reading the faster one replaced.
+    /// The plain reading, field by field, that the one-pass parser must agree with.
     fn reference(text: &str) -> Read {
         let (mut entries, mut malformed) = (Vec::new(), Vec::new());
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
+        for (i, line) in text.split('\n').enumerate() {
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
                 continue;
             }
             let f: Vec<&str> = line.split(':').collect();
             let num = |s: &str| {
-                (!s.is_empty() && s.len() <= 10 && s.bytes().all(|c| c.is_ascii_digit()))
-                    .then(|| s.parse::<u32>().ok())
-                    .flatten()
+                let plain = !s.is_empty()
+                    && s.bytes().all(|c| c.is_ascii_digit())
+                    && (s == "0" || !s.starts_with('0'));
+                plain.then(|| s.parse::<u32>().ok()).flatten()
             };
             match f[..] {
                 [owner, start, count] if !owner.is_empty() => match (num(start), num(count)) {
-                    (Some(s), Some(c)) => entries.push((owner.to_string(), s, c, i + 1)),
+                    (Some(s), Some(c)) if c > 0 => entries.push((owner.to_string(), s, c, i + 1)),
                     _ => malformed.push(i + 1),
                 },
                 _ => malformed.push(i + 1),
@@ -312,7 +383,8 @@ mod tests {
             pieces in proptest::collection::vec(proptest::sample::select(vec![
                 "k3s", ":", "::", "100000", "65536", "4294967295", "4294967296", "0", "",
                 "\n", "\r\n", "\r", " ", "\t", "#", "\u{a0}", "\u{2003}", "é", "-1", "+1", "01",
-                "12345678901", "k3s:00000000001:1", "k3s:100000:65536",
+                "12345678901", "k3s:00000000001:1", "k3s:100000:65536", "0x10", "0200000",
+                "00",
             ]), 0..30),
         ) {
             let text = pieces.concat();
@@ -322,8 +394,16 @@ mod tests {
                 .iter()
                 .map(|e| (e.owner.clone(), e.start, e.count, e.line))
                 .collect();
-            proptest::prop_assert_eq!((entries, got.malformed_lines), reference(&text));
+            let malformed: Vec<usize> = got.malformed_lines.iter().map(|m| m.line).collect();
+            proptest::prop_assert_eq!((entries, malformed), reference(&text));
         }
+    }
+
+    fn malformed(f: &SubidFile) -> Vec<(usize, &str)> {
+        f.malformed_lines
+            .iter()
+            .map(|m| (m.line, m.problem.as_str()))
+            .collect()
     }
 
     #[test]
@@ -333,25 +413,33 @@ mod tests {
         );
         assert_eq!(f.entries.len(), 3);
         assert_eq!(f.entries[2].owner, "1001");
-        assert_eq!(f.malformed_lines, vec![5, 6, 8, 9]);
+        let lines: Vec<usize> = f.malformed_lines.iter().map(|m| m.line).collect();
+        assert_eq!(lines, [5, 6, 8, 9]);
     }
 
-    /// Lines a hostile or broken /etc/subuid might hold, read by the one-pass parser exactly
-    /// as the `split` reading did: the helper decides overlaps on what this returns.
+    /// Lines a hostile or broken /etc/subuid might hold. The helper decides overlaps on what
+    /// this returns, so a line is an entry only where shadow-utils (`strtoul` with base 0) reads
+    /// the same numbers; anything else is malformed, with the reason the user is shown.
     #[test]
-    fn hostile_lines_read_as_the_split_reading_did() {
+    fn lines_shadow_reads_otherwise_are_malformed() {
         let f = file(concat!(
-            "k3s:100000:65536\r\n",     // 1: CRLF, the \r goes with the trim
-            "mal:165536:65536\u{a0}\n", // 2: a trailing no-break space is trimmed
-            "pad:00000165536:65536\n",  // 3: eleven digits: malformed
-            "four:231072:65536:\n",     // 4: a fourth (empty) field: malformed
-            "plus:+296608:65536\n",     // 5: a sign: malformed
-            " sp :362144:65536\n",      // 6: owner "sp " (the line is trimmed, not the field)
+            "k3s:100000:65536\r\n",     // 1: shadow keeps the \r: no range at all
+            "mal:165536:65536\u{a0}\n", // 2: a trailing no-break space
+            "pad:00000165536:65536\n",  // 3: a leading zero: octal to shadow
+            "four:231072:65536:\n",     // 4: a fourth (empty) field
+            "plus:+296608:65536\n",     // 5: a sign
+            " sp :362144:65536\n",      // 6: owner " sp ", as shadow reads it
             "nul\0:427680:65536\n",     // 7: a NUL stays in the owner
-            ":493216:65536\n",          // 8: no owner: malformed
+            ":493216:65536\n",          // 8: no owner
             "top:4294967295:1\n",       // 9: the last id
-            "over:4294967296:1\n",      // 10: past u32: malformed
-            "empty::1\n",               // 11: no start: malformed
+            "over:4294967296:1\n",      // 10: past u32
+            "empty::1\n",               // 11: no start
+            "oct:0200000:65536\n",      // 12: octal 65536 to shadow
+            "hex:0x30000:65536\n",      // 13: hex 196608 to shadow
+            "blank: 500000:65536\n",    // 14: strtoul skips the blank
+            "none:600000:0\n",          // 15: a count of 0
+            "zero:0:1\n",               // 16: 0 is plain decimal
+            "  # a comment\n",          // 17: skipped
         ));
         let read: Vec<_> = f
             .entries
@@ -361,15 +449,55 @@ mod tests {
         assert_eq!(
             read,
             [
-                ("k3s", 100000, 65536, 1),
-                ("mal", 165536, 65536, 2),
-                ("sp ", 362144, 65536, 6),
+                (" sp ", 362144, 65536, 6),
                 ("nul\0", 427680, 65536, 7),
                 ("top", 4294967295, 1, 9),
+                ("zero", 0, 1, 16),
             ]
         );
-        assert_eq!(f.malformed_lines, [3, 4, 5, 8, 10, 11]);
-        assert_eq!(f.entries[4].end(), 1 << 32);
+        assert_eq!(
+            malformed(&f),
+            [
+                (
+                    1,
+                    "it ends in a carriage return (a Windows line end), so shadow-utils reads no range from it"
+                ),
+                (2, "its count `65536\u{a0}` is not a plain decimal number"),
+                (
+                    3,
+                    "its start `00000165536` has a leading zero: shadow-utils reads it as octal, 60254"
+                ),
+                (
+                    4,
+                    "it has 4 fields where subuid(5) has three, owner:start:count"
+                ),
+                (5, "its start `+296608` is not a plain decimal number"),
+                (8, "it names no owner"),
+                (10, "its start `4294967296` is past the last id, 4294967295"),
+                (11, "its start is empty"),
+                (
+                    12,
+                    "its start `0200000` has a leading zero: shadow-utils reads it as octal, 65536"
+                ),
+                (
+                    13,
+                    "its start `0x30000` is hexadecimal: shadow-utils reads it as 196608"
+                ),
+                (14, "its start ` 500000` is not a plain decimal number"),
+                (15, "its count is 0"),
+            ]
+        );
+        assert_eq!(f.entries[2].end(), 1 << 32);
+    }
+
+    /// The overlap the old decimal reading of `0200000` hid: shadow grants bob 65536-131071,
+    /// so 100000 is not free for anyone else.
+    #[test]
+    fn an_octal_range_is_never_taken_for_a_free_one() {
+        let f = file("bob:0200000:65536\n");
+        assert!(f.entries.is_empty());
+        assert_eq!(f.malformed_lines.len(), 1);
+        assert!(f.malformed_lines[0].problem.contains("octal, 65536"));
     }
 
     #[test]

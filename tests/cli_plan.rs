@@ -334,6 +334,22 @@ case! {
     ]
 }
 
+// shadow-utils reads `0200000` as octal: alice holds 65536-131071, and 100000 is not free.
+// Read as decimal (200000), the line left 100000 looking free, and the plan handed it to k3s.
+case! {
+    subids_beside_an_octal_range_are_blocked / trixie_subids_beside_an_octal_range_are_blocked, converged,
+    |h| h.write("/etc/subuid", "alice:0200000:65536\n"),
+    BLOCKED, ["subids/etc/subuid/line/1" => "blocked"]
+}
+
+// shadow-utils keeps the `\r` of a Windows line end and reads no range from the line: k3s
+// holds no subordinate uids, whatever the line seems to say.
+case! {
+    subids_on_a_windows_line_end_are_blocked, converged,
+    |h| h.write("/etc/subuid", "k3s:100000:65536\r\n"),
+    BLOCKED, ["subids/etc/subuid/line/1" => "blocked"]
+}
+
 case! {
     subids_explicit_start_overlapping_another_user_is_blocked, converged,
     |h| h.edit_spec("start: auto", "start: 165536"),

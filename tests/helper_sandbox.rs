@@ -535,6 +535,31 @@ fn growing_a_range_replaces_it() {
         .assert_refused("overlaps");
 }
 
+// shadow-utils reads subid numbers with strtoul base 0: `01000000` is octal 262144, `0x50000` is
+// 327680, and a leading blank is skipped. Read as groundwork read them (decimal 1000000, a
+// malformed line, a malformed line), each hid bob's range from the overlap check, and the helper
+// granted alice ids that newuidmap also lets bob map.
+#[test]
+fn no_range_is_granted_beside_a_line_shadow_reads_otherwise() {
+    let sb = sandbox_or_skip!();
+    for (line, problem) in [
+        ("bob:01000000:65536\n", "octal, 262144"),
+        (
+            "bob:0x50000:65536\n",
+            "hexadecimal: shadow-utils reads it as 327680",
+        ),
+        ("bob: 262144:65536\n", "not a plain decimal number"),
+    ] {
+        sb.write("/etc/subuid", line);
+        sb.write("/etc/subgid", "");
+        sb.run(Call::user(ALICE).json(subids("alice", 300_000, 65_536, true, true)))
+            .assert_refused("/etc/subuid:1: its start")
+            .assert_refused(problem);
+        assert_eq!(sb.read("/etc/subuid").unwrap(), line);
+        assert_eq!(sb.read("/etc/subgid").unwrap(), "");
+    }
+}
+
 // Issue #11, low: the caller's limits passed through sudo: with `ulimit -f 1`, /etc/subuid-
 // (the backup) was truncated to 1 KiB.
 /// Whether this process holds CAP_SYS_RESOURCE (which the helper needs to raise a hard limit).
@@ -1185,7 +1210,8 @@ fn the_helper_serves_root_without_cap_sys_resource() {
     );
     run.assert_done(true);
     // A soft file size limit is still lifted without the capability (it needs none).
-    sb.write("/etc/subuid", "x".repeat(4096) + "\n");
+    // (A comment: a line that is not a range would make the helper refuse.)
+    sb.write("/etc/subuid", "#".to_string() + &"x".repeat(4095) + "\n");
     sb.run(
         Call::user(ALICE)
             .pre("ulimit -S -f 1")

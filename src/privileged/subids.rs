@@ -59,6 +59,14 @@ pub fn set_subids(w: &Wanted, invoker: &Invoker, policy: &Policy) -> Result<Done
             None => String::new(),
         };
         let file = subid_ranges::parse(path, Some(&text));
+        // Which ids such a line grants is a guess: a range beside it may be one newuidmap already
+        // grants to someone else (`0200000` is octal to shadow-utils).
+        if let Some(m) = file.malformed_lines.first() {
+            return Err(VerbError::Refused(format!(
+                "{path}:{}: {}; rewrite the line as owner:start:count in plain decimal, or delete it: no range is granted beside a line whose ids are unclear",
+                m.line, m.problem
+            )));
+        }
         let own: Vec<_> = file.owned_by(w.user, Some(uid)).collect();
         if let [only] = own[..]
             && only.start == w.start

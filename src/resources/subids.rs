@@ -124,6 +124,32 @@ fn diff(
         return;
     }
 
+    // A line that shadow-utils may read as a grant, but not as groundwork reads it (an octal
+    // start, say), hides which ids are taken: nothing beside it can be judged free or in sync.
+    let mut malformed_found = false;
+    for file in [&facts.subuid, &facts.subgid] {
+        for m in &file.malformed_lines {
+            malformed_found = true;
+            items.push(
+                Item::blocked(
+                    ID,
+                    format!("subids{}/line/{}", file.path, m.line),
+                    format!("{}:{}: {}", file.path, m.line, m.problem),
+                    format!(
+                        "rewrite line {} of {} as owner:start:count in plain decimal, or delete it",
+                        m.line, file.path
+                    ),
+                )
+                .reason(
+                    "a line not read as shadow-utils reads it may grant ids that would look free",
+                ),
+            );
+        }
+    }
+    if malformed_found {
+        return;
+    }
+
     // A user's existing range that overlaps another owner's is a security hole: block on it.
     let mut conflict_found = false;
     for file in [&facts.subuid, &facts.subgid] {
