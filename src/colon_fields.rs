@@ -1,15 +1,28 @@
 //! The lines of /etc/passwd, /etc/group, /etc/subuid and /etc/subgid, and their colon-separated
-//! fields, exactly as `str::lines` and `str::split(':')` give them. A drift check reads every
+//! fields, exactly as `str::lines` (or `split_terminator('\n')`) and `str::split(':')` give them. A drift check reads every
 //! line of those files, and for lines and fields this short, std's general searches cost several
 //! times more than these.
 
 /// The lines of `text`, exactly as `str::lines` gives them.
 pub fn lines(text: &str) -> Lines<'_> {
-    Lines { rest: text }
+    Lines {
+        rest: text,
+        strip_cr: true,
+    }
+}
+
+/// The lines of `text` split at `\n` alone, exactly as `str::split_terminator('\n')` gives
+/// them: the `\r` of a `\r\n` stays in the line, as shadow-utils keeps it.
+pub fn lines_keeping_cr(text: &str) -> Lines<'_> {
+    Lines {
+        rest: text,
+        strip_cr: false,
+    }
 }
 
 pub struct Lines<'a> {
     rest: &'a str,
+    strip_cr: bool,
 }
 
 impl<'a> Iterator for Lines<'a> {
@@ -23,7 +36,10 @@ impl<'a> Iterator for Lines<'a> {
             Some(i) => {
                 let line = &self.rest[..i];
                 self.rest = &self.rest[i + 1..];
-                Some(line.strip_suffix('\r').unwrap_or(line))
+                match self.strip_cr {
+                    true => Some(line.strip_suffix('\r').unwrap_or(line)),
+                    false => Some(line),
+                }
             }
             // The last line, without an end: a `\r` there stays, as with `str::lines`.
             None => Some(std::mem::take(&mut self.rest)),
@@ -85,7 +101,7 @@ pub fn ids(db: &str) -> impl Iterator<Item = u32> + '_ {
 
 #[cfg(test)]
 mod tests {
-    use super::{colons, fields, ids, lines};
+    use super::{colons, fields, ids, lines, lines_keeping_cr};
     use proptest::prelude::*;
 
     #[test]
@@ -126,6 +142,14 @@ mod tests {
         #[test]
         fn any_text_has_the_lines_str_lines_gives(text in "[a\r\n:]{0,40}") {
             prop_assert_eq!(lines(&text).collect::<Vec<_>>(), text.lines().collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn any_text_has_the_lines_split_terminator_gives(text in "[a\r\n:]{0,40}") {
+            prop_assert_eq!(
+                lines_keeping_cr(&text).collect::<Vec<_>>(),
+                text.split_terminator('\n').collect::<Vec<_>>()
+            );
         }
 
         #[test]

@@ -10,11 +10,12 @@
 //! free next to it may be one newuidmap already grants to someone else.
 
 use serde::Serialize;
+use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SubidEntry {
     /// User name or numeric uid, as written.
-    pub owner: String,
+    pub owner: Owner,
     pub start: u32,
     pub count: u32,
     /// 1-based line in the file.
@@ -28,7 +29,86 @@ impl SubidEntry {
     }
 
     fn is_owned_by(&self, name: &str, uid: Option<u32>) -> bool {
-        self.owner == name || uid.is_some_and(|u| is_decimal_of(&self.owner, u))
+        self.owner == name || uid.is_some_and(|u| is_decimal_of(self.owner.as_bytes(), u))
+    }
+}
+
+/// An owner field as written. Up to 31 bytes it is kept inline (useradd's names are at most
+/// 32, and nearly all far shorter), so that reading a file of many users allocates nothing per
+/// line: in a drift check that was a quarter of reading /etc/subuid and /etc/subgid.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Owner(OwnerText);
+
+#[derive(Clone, PartialEq, Eq)]
+enum OwnerText {
+    Inline { len: u8, bytes: [u8; 31] },
+    Heap(Box<str>),
+}
+
+impl Owner {
+    pub fn new(text: &str) -> Self {
+        let mut bytes = [0; 31];
+        match bytes.get_mut(..text.len()) {
+            Some(head) => {
+                head.copy_from_slice(text.as_bytes());
+                Owner(OwnerText::Inline {
+                    len: text.len() as u8,
+                    bytes,
+                })
+            }
+            None => Owner(OwnerText::Heap(text.into())),
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            OwnerText::Inline { len, bytes } => &bytes[..*len as usize],
+            OwnerText::Heap(s) => s.as_bytes(),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Bytes copied whole from a `&str` of at most 31 bytes: always UTF-8.
+            OwnerText::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            OwnerText::Heap(s) => s,
+        }
+    }
+}
+
+impl PartialEq<str> for Owner {
+    fn eq(&self, other: &str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Owner {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl PartialEq<String> for Owner {
+    fn eq(&self, other: &String) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl Serialize for Owner {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -51,10 +131,22 @@ pub struct MalformedLine {
 
 /// `owner` is `n` written in decimal, as `n.to_string()` writes it (no sign, no leading zero),
 /// without allocating that string for each line of a long file.
-fn is_decimal_of(owner: &str, n: u32) -> bool {
-    owner.bytes().all(|b| b.is_ascii_digit())
-        && (owner == "0" || !owner.starts_with('0'))
-        && owner.parse::<u32>() == Ok(n)
+fn is_decimal_of(owner: &[u8], n: u32) -> bool {
+    // Nearly every owner is a name: no digits to write out for it.
+    if !owner.first().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
+    let mut digits = [0u8; 10];
+    let (mut at, mut rest) = (digits.len(), n);
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    owner == &digits[at..]
 }
 
 /// `[a_start, a_end)` and `[b_start, b_end)` share an id.
@@ -165,14 +257,14 @@ pub fn parse(path: &str, text: Option<&str>) -> SubidFile {
     let mut entries = Vec::new();
     let mut malformed_lines = Vec::new();
     // Split on `\n` alone: shadow keeps a `\r` in the line, and then reads no range from it.
-    for (i, line) in text.unwrap_or_default().split('\n').enumerate() {
+    for (i, line) in crate::colon_fields::lines_keeping_cr(text.unwrap_or_default()).enumerate() {
         let bare = trim(line);
         if bare.is_empty() || bare.starts_with('#') {
             continue;
         }
         match parse_line(line) {
             Some((owner, start, count)) => entries.push(SubidEntry {
-                owner: owner.to_string(),
+                owner: Owner::new(owner),
                 start,
                 count,
                 line: i + 1,
@@ -335,7 +427,7 @@ mod tests {
     #[test]
     fn an_owner_is_a_uid_only_as_to_string_writes_it() {
         for (owner, n) in [("1001", 1001), ("0", 0), ("4294967295", u32::MAX)] {
-            assert!(is_decimal_of(owner, n), "{owner}");
+            assert!(is_decimal_of(owner.as_bytes(), n), "{owner}");
             assert_eq!(owner, n.to_string());
         }
         for (owner, n) in [
@@ -345,7 +437,7 @@ mod tests {
             ("", 0),
             ("00", 0),
         ] {
-            assert!(!is_decimal_of(owner, n), "{owner:?}");
+            assert!(!is_decimal_of(owner.as_bytes(), n), "{owner:?}");
         }
     }
 
@@ -379,6 +471,16 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        fn an_owner_is_a_uid_exactly_when_to_string_spells_it(
+            owner in "[0-9+ a]{0,11}",
+            n in proptest::prop_oneof![0u32..20, 990u32..1010, proptest::num::u32::ANY],
+        ) {
+            proptest::prop_assert_eq!(is_decimal_of(owner.as_bytes(), n), owner == n.to_string());
+            let n_text = n.to_string();
+            proptest::prop_assert!(is_decimal_of(n_text.as_bytes(), n));
+        }
+
+        #[test]
         fn parse_reads_what_the_plain_reading_reads(
             pieces in proptest::collection::vec(proptest::sample::select(vec![
                 "k3s", ":", "::", "100000", "65536", "4294967295", "4294967296", "0", "",
@@ -392,7 +494,7 @@ mod tests {
             let entries: Vec<_> = got
                 .entries
                 .iter()
-                .map(|e| (e.owner.clone(), e.start, e.count, e.line))
+                .map(|e| (e.owner.to_string(), e.start, e.count, e.line))
                 .collect();
             let malformed: Vec<usize> = got.malformed_lines.iter().map(|m| m.line).collect();
             proptest::prop_assert_eq!((entries, malformed), reference(&text));
@@ -498,6 +600,29 @@ mod tests {
         assert!(f.entries.is_empty());
         assert_eq!(f.malformed_lines.len(), 1);
         assert!(f.malformed_lines[0].problem.contains("octal, 65536"));
+    }
+
+    #[test]
+    fn an_owner_reads_back_as_written_inline_or_not() {
+        for text in [
+            "",
+            "k3s",
+            "é",
+            &"a".repeat(31),
+            &"a".repeat(32),
+            &"é".repeat(16),
+        ] {
+            let owner = Owner::new(text);
+            assert_eq!(owner.as_str(), text);
+            let owned: String = text.into();
+            assert!(owner == text && owner == owned);
+            assert_eq!(format!("{owner}|{owner:?}"), format!("{text}|{text:?}"));
+            assert_eq!(
+                serde_json::to_string(&owner).unwrap(),
+                serde_json::to_string(text).unwrap()
+            );
+        }
+        assert!(Owner::new("k3s") != "k3s2" && Owner::new("k3s") != Owner::new("k3"));
     }
 
     #[test]
