@@ -66,13 +66,24 @@ fn sandbox() -> tempfile::TempDir {
 
 fn run(dir: &Path, script: &str, env: &[(&str, &str)]) -> (i32, String) {
     let path = format!("{}:/usr/bin:/bin", dir.join("bin").display());
-    let out = Command::new(dir.join(script))
-        .env_clear()
-        .env("PATH", path)
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("the script runs");
+    let mut tries = 0;
+    let out = loop {
+        let out = Command::new(dir.join(script))
+            .env_clear()
+            .env("PATH", &path)
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .output();
+        // A script just written can be "busy" for a moment: another test's child, forked while
+        // this test held the file open to write it, has the descriptor until it execs.
+        match out {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.expect("the script runs"),
+        }
+    };
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
