@@ -75,16 +75,36 @@ impl<'a> Iterator for Fields<'a> {
 }
 
 /// Where the first `N` colons of `line` are, or None when it has fewer: the fields a caller
-/// wants, found in one pass over the line.
+/// wants, found in one pass over the line, eight bytes at a time (a byte-by-byte scan was most
+/// of reading /etc/passwd).
 pub fn colons<const N: usize>(line: &str) -> Option<[usize; N]> {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const COLONS: u64 = u64::from_ne_bytes([b':'; 8]);
+    let bytes = line.as_bytes();
     let mut at = [0; N];
     let mut found = 0;
-    for (i, &b) in line.as_bytes().iter().enumerate() {
+    let mut words = bytes.chunks_exact(8);
+    for (w, word) in words.by_ref().enumerate() {
+        if found == N {
+            return Some(at);
+        }
+        // A byte of `x` is 0 exactly where the line has a colon; `zero` has its high bit set
+        // there and nowhere else (no borrow from one byte into the next).
+        let x = u64::from_le_bytes(word.try_into().expect("chunks of eight")) ^ COLONS;
+        let mut zero = !(((x & LOW7) + LOW7) | x | LOW7);
+        while zero != 0 && found < N {
+            at[found] = w * 8 + zero.trailing_zeros() as usize / 8;
+            found += 1;
+            zero &= zero - 1;
+        }
+    }
+    let tail_start = bytes.len() - words.remainder().len();
+    for (i, &b) in words.remainder().iter().enumerate() {
         if found == N {
             break;
         }
         if b == b':' {
-            at[found] = i;
+            at[found] = tail_start + i;
             found += 1;
         }
     }
@@ -153,9 +173,11 @@ mod tests {
         }
 
         #[test]
-        fn colons_are_where_split_ends_the_fields(line in "[a:é ]{0,12}") {
+        fn colons_are_where_split_ends_the_fields(line in "[a:é \u{3a3a}\u{ba}]{0,40}") {
             let ends: Vec<usize> = line.match_indices(':').map(|(i, _)| i).take(3).collect();
             prop_assert_eq!(colons::<3>(&line).map(Vec::from), (ends.len() == 3).then_some(ends));
+            let ends: Vec<usize> = line.match_indices(':').map(|(i, _)| i).take(6).collect();
+            prop_assert_eq!(colons::<6>(&line).map(Vec::from), (ends.len() == 6).then_some(ends));
         }
 
         #[test]

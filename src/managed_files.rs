@@ -43,20 +43,23 @@ pub fn parse_sysctl_conf(text: &str) -> Vec<(usize, String, String)> {
 /// The settings of a sysctl.d file as (line, key, value as written), borrowed where the key
 /// needs no rewrite: drift reads every file, and keeps only the keys the spec sets.
 pub fn sysctl_conf_lines(text: &str) -> impl Iterator<Item = (usize, Cow<'_, str>, &str)> {
-    text.lines().enumerate().filter_map(|(i, line)| {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            return None;
-        }
-        let (k, v) = line.split_once('=')?;
-        let k = k.trim().trim_start_matches('-');
-        let k = if k.contains('/') {
-            Cow::Owned(k.replace('/', "."))
-        } else {
-            Cow::Borrowed(k)
-        };
-        Some((i + 1, k, v))
-    })
+    crate::colon_fields::lines(text)
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                return None;
+            }
+            let (k, v) = line.split_at(line.bytes().position(|b| b == b'=')?);
+            let v = &v[1..];
+            let k = k.trim().trim_start_matches('-');
+            let k = if k.bytes().any(|b| b == b'/') {
+                Cow::Owned(k.replace('/', "."))
+            } else {
+                Cow::Borrowed(k)
+            };
+            Some((i + 1, k, v))
+        })
 }
 
 pub fn render_modules_file(names: &[String]) -> String {

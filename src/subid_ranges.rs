@@ -159,7 +159,8 @@ pub fn overlaps(a_start: u64, a_end: u64, b_start: u64, b_end: u64) -> bool {
 /// the bytes: drift reads every line of both files.
 fn parse_line(line: &str) -> Option<(&str, u32, u32)> {
     let bytes = line.as_bytes();
-    let owner_end = memchr::memchr(b':', bytes)?;
+    // Owners are a few bytes long: a plain scan costs less than setting up memchr's.
+    let owner_end = bytes.iter().position(|&b| b == b':')?;
     if owner_end == 0 {
         return None;
     }
@@ -318,22 +319,26 @@ impl SubidFile {
         name: &'a str,
         uid: Option<u32>,
     ) -> Vec<(&'a SubidEntry, &'a SubidEntry)> {
-        let own: Vec<&SubidEntry> = self.owned_by(name, uid).collect();
-        let mut out = Vec::new();
-        for (i, a) in own.iter().enumerate() {
-            for b in &own[i + 1..] {
-                if overlaps(a.start as u64, a.end(), b.start as u64, b.end()) {
-                    out.push((*a, *b));
-                }
-            }
-        }
-        out
+        overlapping_pairs(&self.owned_by(name, uid).collect::<Vec<_>>())
     }
 
     /// How many ids the user holds.
     pub fn total(&self, name: &str, uid: Option<u32>) -> u64 {
         self.owned_by(name, uid).map(|e| e.count as u64).sum()
     }
+}
+
+/// The pairs of `entries` (one user's) that share an id.
+pub fn overlapping_pairs<'a>(entries: &[&'a SubidEntry]) -> Vec<(&'a SubidEntry, &'a SubidEntry)> {
+    let mut out = Vec::new();
+    for (i, a) in entries.iter().enumerate() {
+        for b in &entries[i + 1..] {
+            if overlaps(a.start as u64, a.end(), b.start as u64, b.end()) {
+                out.push((*a, *b));
+            }
+        }
+    }
+    out
 }
 
 /// Whether `[start, start+count)` is free: no other owner's range in any of `files`, no id in

@@ -201,9 +201,10 @@ fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
             ),
         ));
     }
-    // Sized from the file, so the read does not grow the buffer step by step (files under
-    // /proc say 0 and grow it as before).
-    let mut bytes = Vec::with_capacity(meta.len().min(MAX_READ) as usize + 1);
+    // Sized from the file, so the read does not grow the buffer step by step. Files under
+    // /proc say 0; what drift reads there (a sysctl's value, a cgroup's processes) is short.
+    let size = meta.len().min(MAX_READ) as usize;
+    let mut bytes = Vec::with_capacity(if size == 0 { 256 } else { size + 1 });
     f.take(MAX_READ + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_READ {
         return Err(io::Error::new(

@@ -120,7 +120,19 @@ pub fn parse_dpkg_status(db: &[u8], wanted: &[String]) -> BTreeMap<String, Strin
             continue;
         }
         let value_at = hit + "Package: ".len();
-        let line_end = memchr::memchr(b'\n', &db[value_at..]).map_or(db.len(), |i| value_at + i);
+        let value = &db[value_at..];
+        // Most packages are not wanted, and their names differ from every wanted name in the
+        // first bytes: no need to find where the line ends (a value that starts with a blank
+        // takes the long way, trimmed).
+        // (The first byte compared inline: a call to memcmp per wanted name cost more.)
+        let may_be = |w: &String| {
+            let w = w.as_bytes();
+            w.first() == value.first() && value.starts_with(w)
+        };
+        if value.first().is_some_and(|b| !b.is_ascii_whitespace()) && !wanted.iter().any(may_be) {
+            continue;
+        }
+        let line_end = memchr::memchr(b'\n', value).map_or(db.len(), |i| value_at + i);
         let name = db[value_at..line_end].trim_ascii();
         if !wanted.iter().any(|w| w.as_bytes() == name) {
             continue;
@@ -391,7 +403,8 @@ mod tests {
                 "Package: uidmap", "Package: fuse3", "Package: other", " Package: uidmap",
                 "Status: install ok installed", "Status: deinstall ok config-files",
                 "Version: 1:4.13", "Version: 3.3.0-1", "Description: x", " Package: fuse3",
-                "", "Depends: libc6",
+                "", "Depends: libc6", "Package: uidmap2", "Package:  uidmap", "Package: uidmap ",
+                "Package: fuse", "Package: \tfuse3",
             ]), 0..40),
             trailing_newline in proptest::bool::ANY,
         ) {

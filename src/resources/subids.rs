@@ -82,21 +82,15 @@ fn describe(file: &SubidFile, name: &str, uid: Option<u32>) -> String {
     }
 }
 
-/// Whether the user's ranges in `file` already do what the spec asks.
-fn satisfied(
-    file: &SubidFile,
-    name: &str,
-    uid: Option<u32>,
-    start: SubidStart,
-    count: u32,
-) -> bool {
-    if !file.own_overlaps(name, uid).is_empty() {
+/// Whether the user's ranges in a file (`own`, all of them) already do what the spec asks.
+fn satisfied(own: &[&SubidEntry], start: SubidStart, count: u32) -> bool {
+    if !subid_ranges::overlapping_pairs(own).is_empty() {
         return false;
     }
     match start {
-        SubidStart::Auto => file.total(name, uid) >= count as u64,
-        SubidStart::At(s) => file
-            .owned_by(name, uid)
+        SubidStart::Auto => own.iter().map(|e| e.count as u64).sum::<u64>() >= count as u64,
+        SubidStart::At(s) => own
+            .iter()
             .any(|e| e.start <= s && e.end() >= s as u64 + count as u64),
     }
 }
@@ -150,10 +144,14 @@ fn diff(
         return;
     }
 
+    // Each file's entries of the user's, found once: a drift check reads every line.
+    let own_uid: Vec<&SubidEntry> = facts.subuid.owned_by(name, uid).collect();
+    let own_gid: Vec<&SubidEntry> = facts.subgid.owned_by(name, uid).collect();
+
     // A user's existing range that overlaps another owner's is a security hole: block on it.
     let mut conflict_found = false;
-    for file in [&facts.subuid, &facts.subgid] {
-        for own in file.owned_by(name, uid) {
+    for (file, owned) in [(&facts.subuid, &own_uid), (&facts.subgid, &own_gid)] {
+        for own in owned {
             for other in file.conflicts(name, uid, own.start, own.count) {
                 conflict_found = true;
                 items.push(
@@ -181,8 +179,8 @@ fn diff(
     }
 
     let start = spec.subids.start;
-    let need_uid = !satisfied(&facts.subuid, name, uid, start, count);
-    let need_gid = !satisfied(&facts.subgid, name, uid, start, count);
+    let need_uid = !satisfied(&own_uid, start, count);
+    let need_gid = !satisfied(&own_gid, start, count);
     if !need_uid && !need_gid {
         return;
     }

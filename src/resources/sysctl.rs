@@ -181,17 +181,16 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<SysctlFacts> {
             }
         }
     }
-    let mut keys = BTreeMap::new();
-    for key in wanted.keys() {
-        let runtime = root.read_optional(proc_path(key))?.map(|v| normalize(&v));
-        keys.insert(
-            key.clone(),
-            KeyFacts {
-                runtime,
-                others: others.remove(key).unwrap_or_default(),
-            },
-        );
-    }
+    // Collected in the wanted keys' (sorted) order, which builds the map without a search per
+    // key.
+    let keys = wanted
+        .keys()
+        .map(|key| {
+            let runtime = root.read_optional(proc_path(key))?.map(|v| normalize(&v));
+            let others = others.remove(key).unwrap_or_default();
+            Ok((key.clone(), KeyFacts { runtime, others }))
+        })
+        .collect::<std::io::Result<BTreeMap<_, _>>>()?;
     Ok(SysctlFacts {
         keys,
         managed_file: root.read_optional(MANAGED_FILE)?,

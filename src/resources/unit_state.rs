@@ -34,11 +34,11 @@ pub fn observe(root: &HostRoot, account: &AccountFacts) -> std::io::Result<UnitS
         Some(uid) => {
             let cg = manager_cgroup(uid);
             let mut active = false;
-            for dir in [
-                format!("{cg}/app.slice/{UNIT_NAME}"),
-                format!("{cg}/{UNIT_NAME}"),
+            for procs in [
+                format!("{cg}/app.slice/{UNIT_NAME}/cgroup.procs"),
+                format!("{cg}/{UNIT_NAME}/cgroup.procs"),
             ] {
-                if let Some(procs) = root.read_optional(format!("{dir}/cgroup.procs"))? {
+                if let Some(procs) = root.read_optional(procs)? {
                     active |= !procs.trim().is_empty();
                 }
             }
