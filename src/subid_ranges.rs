@@ -321,11 +321,6 @@ impl SubidFile {
     ) -> Vec<(&'a SubidEntry, &'a SubidEntry)> {
         overlapping_pairs(&self.owned_by(name, uid).collect::<Vec<_>>())
     }
-
-    /// How many ids the user holds.
-    pub fn total(&self, name: &str, uid: Option<u32>) -> u64 {
-        self.owned_by(name, uid).map(|e| e.count as u64).sum()
-    }
 }
 
 /// The pairs of `entries` (one user's) that share an id.
