@@ -1528,6 +1528,31 @@ fn groundwork_log_takes_directives_and_names_the_ones_it_cannot_read() {
     assert!(!out.stderr.contains("read path="), "{}", out.report());
 }
 
+/// A value that is not UTF-8 was dropped without a word (`env::var` fails on it).
+#[test]
+fn groundwork_log_that_is_not_text_is_named_and_ignored() {
+    use std::os::unix::ffi::OsStrExt;
+    let h = Host::converged();
+    let spec = h.spec_path();
+    let out = assert_cmd::cargo::cargo_bin_cmd!("groundwork")
+        .args([std::ffi::OsStr::new("--root"), h.root().as_os_str()])
+        .args([std::ffi::OsStr::new("plan"), spec.as_os_str()])
+        .env("XDG_CACHE_HOME", h.root().join("cache"))
+        .env(
+            "GROUNDWORK_LOG",
+            std::ffi::OsStr::from_bytes(b"groundwork=info\xff"),
+        )
+        .output()
+        .expect("groundwork runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(OK), "{stderr}");
+    assert!(
+        stderr.contains(r#"GROUNDWORK_LOG="groundwork=info\xFF" is ignored: it is not UTF-8 text"#),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("read path="), "{stderr}");
+}
+
 #[test]
 fn verbose_plan_logs_the_files_read_and_the_values_compared() {
     let h = Host::converged();

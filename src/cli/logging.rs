@@ -30,7 +30,15 @@ pub fn init(verbose: u8, quiet: bool, format: LogFormat) {
         "warn" => Some(LevelFilter::WARN),
         _ => None,
     };
-    let from_env = std::env::var("GROUNDWORK_LOG").ok();
+    let from_env = std::env::var_os("GROUNDWORK_LOG").and_then(|v| {
+        v.into_string()
+            .inspect_err(|v| {
+                eprintln!(
+                    "groundwork: GROUNDWORK_LOG={v:?} is ignored: it is not UTF-8 text; it takes target=level directives, such as groundwork=debug,warn"
+                )
+            })
+            .ok()
+    });
     let (targets, level_filter) = match (bare, from_env) {
         (Some(bare), None) => (None, Some(bare)),
         (_, from_env) => {
