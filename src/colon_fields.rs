@@ -1,7 +1,8 @@
-//! The lines of /etc/passwd, /etc/group, /etc/subuid and /etc/subgid, and their colon-separated
-//! fields, exactly as `str::lines` (or `split_terminator('\n')`) and `str::split(':')` give them. A drift check reads every
-//! line of those files, and for lines and fields this short, std's general searches cost several
-//! times more than these.
+//! The lines of /etc/passwd, /etc/group, /etc/subuid, /etc/subgid and the sysctl.d files, and
+//! the colon-separated fields of the first four, exactly as `str::lines` (or
+//! `split_terminator('\n')`) and `str::split(':')` give them. A drift check reads every line of
+//! those files, and for lines and fields this short, std's general searches cost several times
+//! more than these.
 
 /// The lines of `text`, exactly as `str::lines` gives them.
 pub fn lines(text: &str) -> Lines<'_> {

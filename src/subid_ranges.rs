@@ -29,8 +29,13 @@ impl SubidEntry {
     }
 
     fn is_owned_by(&self, name: &str, uid: Option<u32>) -> bool {
-        self.owner == name || uid.is_some_and(|u| is_decimal_of(self.owner.as_bytes(), u))
+        owner_is(self.owner.as_bytes(), name, uid)
     }
+}
+
+/// An owner field names the user: their name, or their uid in decimal (subuid(5)).
+fn owner_is(owner: &[u8], name: &str, uid: Option<u32>) -> bool {
+    owner == name.as_bytes() || uid.is_some_and(|u| is_decimal_of(owner, u))
 }
 
 /// An owner field as written. Up to 31 bytes it is kept inline (useradd's names are at most
@@ -398,11 +403,10 @@ pub fn allocate(
 /// The file's text with every line of the user's (by name or uid) removed and `name:start:count`
 /// appended. Other lines, comments and malformed lines included, stay byte for byte.
 pub fn with_only_range(text: &str, name: &str, uid: u32, start: u32, count: u32) -> String {
-    let uid_text = uid.to_string();
     let mut out = String::with_capacity(text.len() + 32);
     for line in text.split_inclusive('\n') {
         let owned = parse_line(line.strip_suffix('\n').unwrap_or(line))
-            .is_some_and(|(owner, _, _)| owner == name || owner == uid_text);
+            .is_some_and(|(owner, _, _)| owner_is(owner.as_bytes(), name, Some(uid)));
         if !owned {
             out.push_str(line);
         }

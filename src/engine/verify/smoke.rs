@@ -147,9 +147,7 @@ pub fn parse_id_map(text: &str) -> Vec<(u64, u64, u64)> {
 
 /// The user's own ranges in a subordinate-id file, as (start, count), in file order.
 fn own_ranges(file: &SubidFile, target: &Account) -> Vec<(u64, u64)> {
-    file.entries
-        .iter()
-        .filter(|e| e.owner == target.name || e.owner == target.uid.to_string())
+    file.owned_by(&target.name, Some(target.uid))
         .map(|e| (u64::from(e.start), u64::from(e.count)))
         .collect()
 }
