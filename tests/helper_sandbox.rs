@@ -543,18 +543,33 @@ fn growing_a_range_replaces_it() {
 fn no_range_is_granted_beside_a_line_shadow_reads_otherwise() {
     let sb = sandbox_or_skip!();
     for (line, problem) in [
-        ("bob:01000000:65536\n", "octal, 262144"),
+        (
+            "bob:01000000:65536\n",
+            "its start `01000000` has a leading zero: shadow-utils reads it as octal, 262144",
+        ),
         (
             "bob:0x50000:65536\n",
-            "hexadecimal: shadow-utils reads it as 327680",
+            "its start `0x50000` is hexadecimal: shadow-utils reads it as 327680",
         ),
-        ("bob: 262144:65536\n", "not a plain decimal number"),
+        (
+            "bob: 262144:65536\n",
+            "its start ` 262144` is not a plain decimal number",
+        ),
+        // shadow copies the line as a C string: it ends at the NUL, and bob holds the range.
+        (
+            "bob:262144:65536\0x\n",
+            "its count `65536\0x` is not a plain decimal number",
+        ),
+        // Whatever the line seems to say, shadow reads no range from it: neither may groundwork.
+        (
+            "bob:262144:65536\r\n",
+            "it ends in a carriage return (a Windows line end)",
+        ),
     ] {
         sb.write("/etc/subuid", line);
         sb.write("/etc/subgid", "");
         sb.run(Call::user(ALICE).json(subids("alice", 300_000, 65_536, true, true)))
-            .assert_refused("/etc/subuid:1: its start")
-            .assert_refused(problem);
+            .assert_refused(&format!("/etc/subuid:1: {problem}"));
         assert_eq!(sb.read("/etc/subuid").unwrap(), line);
         assert_eq!(sb.read("/etc/subgid").unwrap(), "");
     }
