@@ -9,6 +9,10 @@
 //! (tests/bench/README.md). On hardware it changes nothing measurable. The helper is never
 //! built that way.
 //!
+//! The build's identity (`GROUNDWORK_BUILD_ID`): a digest of everything that decides how a spec
+//! is read (the sources, the schema, the locked dependencies), so that a spec parsed by one
+//! build and kept in the cache (src/spec/parsed_cache.rs) is never taken by another.
+//!
 //! The spec's schema: schema/groundwork.schema.json is written out as a Rust constant
 //! (`$OUT_DIR/spec_schema.rs`, a `Json` of src/spec/static_json.rs), so that no command parses
 //! it at run time.
@@ -18,11 +22,41 @@ use std::fmt::Write;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     spec_schema();
+    build_id();
     println!("cargo:rerun-if-env-changed=GROUNDWORK_NO_PIE");
     if std::env::var_os("GROUNDWORK_NO_PIE").is_some_and(|v| v == "1") {
         println!("cargo:rustc-link-arg-bin=groundwork=-no-pie");
         println!("cargo:rustc-link-arg-examples=-no-pie");
     }
+}
+
+fn build_id() {
+    use std::hash::{DefaultHasher, Hasher};
+    fn walk(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("the source tree is readable") {
+            let path = entry.expect("the source tree is readable").path();
+            if path.is_dir() {
+                walk(&path, files);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    let mut files = vec!["build.rs".into(), "Cargo.lock".into(), "Cargo.toml".into()];
+    walk("src".as_ref(), &mut files);
+    walk("schema".as_ref(), &mut files);
+    files.sort();
+    let mut hash = DefaultHasher::new();
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
+        hash.write(file.to_string_lossy().as_bytes());
+        hash.write(&std::fs::read(file).expect("the source tree is readable"));
+    }
+    for key in ["PROFILE", "TARGET"] {
+        hash.write(std::env::var(key).unwrap_or_default().as_bytes());
+    }
+    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rustc-env=GROUNDWORK_BUILD_ID={:016x}", hash.finish());
 }
 
 fn spec_schema() {

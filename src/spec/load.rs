@@ -6,7 +6,7 @@ use super::error::{Found, Problem, SpecError};
 use super::path::is_within;
 use super::tree::Tree;
 use super::types::{DEFAULT_SPEC, Spec};
-use super::{shape, syntax, typed};
+use super::{parsed_cache, shape, syntax, typed};
 use std::path::Path;
 
 /// Specs are small; anything larger is a mistake (or an attack) and is refused before parsing.
@@ -55,7 +55,7 @@ pub fn load_file(path: &Path) -> Result<(Spec, SpecSource), SpecError> {
         )
     })?;
     let source = SpecSource { name, text };
-    let spec = parse(&source)?;
+    let spec = parse_or_reuse(&source)?;
     Ok((spec, source))
 }
 
@@ -67,6 +67,16 @@ pub fn load_default() -> (Spec, SpecSource) {
     };
     let spec = parse(&source).expect("the embedded default spec is valid (a test guards it)");
     (spec, source)
+}
+
+/// `parse`, or the result of parsing the same text before (`parsed_cache`).
+fn parse_or_reuse(source: &SpecSource) -> Result<Spec, SpecError> {
+    if let Some(spec) = parsed_cache::lookup(&source.text) {
+        return Ok(spec);
+    }
+    let spec = parse(source)?;
+    parsed_cache::remember(&source.text, &spec);
+    Ok(spec)
 }
 
 /// Parses and validates spec text, reporting every problem found.

@@ -9,6 +9,7 @@ mod field_schemas;
 mod load;
 pub mod network;
 mod network_limits;
+mod parsed_cache;
 mod path;
 mod resolve;
 mod schema;

@@ -192,7 +192,7 @@ pub fn files() -> Vec<Entry> {
         ),
         Entry::new(
             crate::cache::ROOT_CACHE,
-            "Root's cache: the sha256 of observed binaries and of k3s releases. It only saves work.",
+            "Root's cache: the sha256 of observed binaries and of k3s releases, and the specs this build parsed and found valid (reused only for the very same text). It only saves work.",
             OBSERVING,
         ),
         Entry::new(SYSCTL_FILE, managed, &["plan", "apply", "drift"]),
