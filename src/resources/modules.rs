@@ -48,7 +48,8 @@ pub struct ModulesFacts {
     pub loadable_support: bool,
     pub loaded: BTreeSet<String>,
     pub builtin: BTreeSet<String>,
-    /// Modules that modprobe can find for this kernel (modules.dep).
+    /// The spec's modules that modprobe can find for this kernel (modules.dep). Only those: a
+    /// distribution kernel lists thousands, and nothing else is asked of the list.
     pub available: BTreeSet<String>,
     /// Whether the kernel ships modules.builtin (the list of modules built into it).
     pub has_builtin_list: bool,
@@ -97,17 +98,17 @@ pub fn config_symbol(module: &str) -> Option<&'static str> {
     })
 }
 
-/// `CONFIG_X=y` / `=m` lines, and `# CONFIG_X is not set` as "n".
-pub fn parse_kernel_config(text: &str) -> BTreeMap<String, String> {
+/// `CONFIG_X=y` / `=m` lines, and `# CONFIG_X is not set` as "n", for the `wanted` symbols
+/// alone (a distribution's configuration has thousands of lines).
+pub fn parse_kernel_config(text: &str, wanted: &BTreeSet<&str>) -> BTreeMap<String, String> {
     text.lines()
         .filter_map(|l| {
-            if let Some(rest) = l.strip_prefix("# ") {
-                let sym = rest.strip_suffix(" is not set")?;
-                return Some((sym.to_string(), "n".to_string()));
-            }
-            let (k, v) = l.split_once('=')?;
-            k.starts_with("CONFIG_")
-                .then(|| (k.to_string(), v.trim_matches('"').to_string()))
+            let (sym, value) = match l.strip_prefix("# ") {
+                Some(rest) => (rest.strip_suffix(" is not set")?, "n"),
+                None => l.split_once('=')?,
+            };
+            (sym.starts_with("CONFIG_") && wanted.contains(sym))
+                .then(|| (sym.to_string(), value.trim_matches('"').to_string()))
         })
         .collect()
 }
@@ -117,17 +118,19 @@ pub fn parse_kernel_config(text: &str) -> BTreeMap<String, String> {
 fn kernel_config(
     root: &HostRoot,
     release: &str,
+    wanted: &BTreeSet<&str>,
 ) -> std::io::Result<Option<(String, BTreeMap<String, String>)>> {
     if let Some(gz) = root.read_bytes_optional("/proc/config.gz")? {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
             .map_err(|e| std::io::Error::new(e.kind(), format!("/proc/config.gz: {e}")))?;
-        return Ok(Some(("/proc/config.gz".into(), parse_kernel_config(&text))));
+        let config = parse_kernel_config(&text, wanted);
+        return Ok(Some(("/proc/config.gz".into(), config)));
     }
     let boot = format!("/boot/config-{release}");
     Ok(root
         .read_optional(&boot)?
-        .map(|t| (boot, parse_kernel_config(&t))))
+        .map(|t| (boot, parse_kernel_config(&t, wanted))))
 }
 
 /// Module names use `_` in /proc/modules but may use `-` in file names.
@@ -159,15 +162,22 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<ModulesFacts> {
         .lines()
         .filter_map(name_from_path)
         .collect();
+    let wanted: BTreeSet<String> = spec.modules.iter().map(|m| canonical(m)).collect();
     let available = root
         .read_optional(format!("{dir}/modules.dep"))?
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.split(':').next().and_then(name_from_path))
+        .filter(|name| wanted.contains(name))
         .collect();
     // The build configuration says what modules.builtin may not (it can be missing, as on WSL2
     // and many cloud kernels): `=y` is built in, `is not set` is absent from this kernel.
-    let config = kernel_config(root, &release)?;
+    let symbols = spec
+        .modules
+        .iter()
+        .filter_map(|m| config_symbol(m))
+        .collect();
+    let config = kernel_config(root, &release, &symbols)?;
     let mut not_in_kernel = BTreeSet::new();
     if let Some((_, cfg)) = &config {
         for m in &spec.modules {
@@ -305,5 +315,38 @@ fn diff(spec: &Spec, facts: &ModulesFacts, through_helper: bool, items: &mut Pla
             .reason("the modules would not be loaded after a reboot")
             .file(facts.managed_file.clone(), content),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernel_configuration_is_read_for_the_wanted_symbols_alone() {
+        let text = "#\n# Automatically generated file; DO NOT EDIT.\n\
+            CONFIG_FUSE_FS=m\n\
+            # CONFIG_TUN is not set\n\
+            CONFIG_OVERLAY_FS=y\n\
+            CONFIG_LOCALVERSION=\"-lab\"\n\
+            CONFIG_VETH=m\n\
+            # CONFIG_VXLAN is not set\n";
+        let wanted = BTreeSet::from([
+            "CONFIG_FUSE_FS",
+            "CONFIG_TUN",
+            "CONFIG_OVERLAY_FS",
+            "CONFIG_LOCALVERSION",
+        ]);
+        let config = parse_kernel_config(text, &wanted);
+        let expected: BTreeMap<String, String> = [
+            ("CONFIG_FUSE_FS", "m"),
+            ("CONFIG_LOCALVERSION", "-lab"),
+            ("CONFIG_OVERLAY_FS", "y"),
+            ("CONFIG_TUN", "n"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(config, expected);
     }
 }
