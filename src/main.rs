@@ -44,4 +44,13 @@ unsafe fn start() {
     // the default back (std's Command resets it).
     // SAFETY: setting a signal to ignored installs no handler.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // Observation reads files of up to a few MB (dpkg's status, modules.dep, the kernel's
+    // configuration) one after another and drops each. glibc would map each anew and hand it
+    // back, so every read faulted in fresh pages; from the heap, the next read reuses the
+    // memory the previous one freed.
+    // SAFETY: mallopt only tunes the allocator, before any allocation that matters.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+    }
 }
