@@ -92,6 +92,51 @@ impl HostRoot {
         }
     }
 
+    /// Passes each line of a file (without its `\n` or `\r\n`, as `str::lines`) to `line`,
+    /// never holding the whole file: for the large files observation mostly passes over
+    /// (modules.dep is half a megabyte, and a dozen of its lines matter). Ok(false) when the
+    /// file is missing; bytes that are not UTF-8 are replaced.
+    pub fn each_line_optional(
+        &self,
+        host_path: impl AsRef<Path>,
+        mut line: impl FnMut(&str),
+    ) -> io::Result<bool> {
+        use std::io::{BufRead, Read};
+        let host_path = host_path.as_ref();
+        let named = |e: io::Error| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot read {}: {e}", host_path.display()),
+            )
+        };
+        let file = match open_regular(&self.path(host_path)) {
+            Ok((file, _)) => file,
+            Err(e) if is_absent(&e) => {
+                tracing::info!(path = %host_path.display(), "absent");
+                return Ok(false);
+            }
+            Err(e) => return Err(named(e)),
+        };
+        let mut reader = io::BufReader::with_capacity(16 << 10, file.take(MAX_READ + 1));
+        let (mut buf, mut total) = (Vec::new(), 0u64);
+        loop {
+            buf.clear();
+            let n = reader.read_until(b'\n', &mut buf).map_err(named)?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            if total > MAX_READ {
+                return Err(named(too_large()));
+            }
+            let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            line(&String::from_utf8_lossy(text));
+        }
+        tracing::info!(path = %host_path.display(), bytes = total, "read");
+        Ok(true)
+    }
+
     /// Reads a file that must exist.
     pub fn read(&self, host_path: impl AsRef<Path>) -> io::Result<String> {
         self.read_optional(&host_path)?
@@ -174,6 +219,30 @@ pub const MAX_READ: u64 = 64 * 1024 * 1024;
 /// O_NONBLOCK makes opening a FIFO return at once; it changes nothing for a regular file.
 fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
     use std::io::Read;
+    let (f, meta) = open_regular(path)?;
+    // Sized from the file, so the read does not grow the buffer step by step. Files under
+    // /proc say 0; what drift reads there (a sysctl's value, a cgroup's processes) is short.
+    let size = meta.len().min(MAX_READ) as usize;
+    let mut bytes = Vec::with_capacity(if size == 0 { 256 } else { size + 1 });
+    f.take(MAX_READ + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_READ {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+fn too_large() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "larger than {} MiB, more than any file groundwork reads",
+            MAX_READ >> 20
+        ),
+    )
+}
+
+/// Opens a regular file for reading, as `read_regular` reads it.
+fn open_regular(path: &Path) -> io::Result<(std::fs::File, std::fs::Metadata)> {
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     let f = std::fs::OpenOptions::new()
         .read(true)
@@ -201,21 +270,7 @@ fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
             ),
         ));
     }
-    // Sized from the file, so the read does not grow the buffer step by step. Files under
-    // /proc say 0; what drift reads there (a sysctl's value, a cgroup's processes) is short.
-    let size = meta.len().min(MAX_READ) as usize;
-    let mut bytes = Vec::with_capacity(if size == 0 { 256 } else { size + 1 });
-    f.take(MAX_READ + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_READ {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "larger than {} MiB, more than any file groundwork reads",
-                MAX_READ >> 20
-            ),
-        ));
-    }
-    Ok(bytes)
+    Ok((f, meta))
 }
 
 #[cfg(test)]
@@ -293,5 +348,35 @@ mod tests {
             assert!(root.read_optional("/closed/f").is_err());
             std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
+    }
+
+    /// Line by line, a file reads as `str::lines` reads it whole; absence is `false`, and a
+    /// FIFO is an error at once, as for every read.
+    #[test]
+    fn each_line_reads_as_lines_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = HostRoot::new(dir.path());
+        let text = "one\r\ntwo\n\nthree without an end";
+        std::fs::write(dir.path().join("file"), text).unwrap();
+        std::fs::write(dir.path().join("latin1"), b"caf\xe9\n").unwrap();
+        let collect = |path: &str| {
+            let mut lines = Vec::new();
+            root.each_line_optional(path, |l| lines.push(l.to_string()))
+                .map(|found| (found, lines))
+        };
+        assert_eq!(
+            collect("/file").unwrap(),
+            (true, text.lines().map(String::from).collect())
+        );
+        assert_eq!(
+            collect("/latin1").unwrap(),
+            (true, vec!["caf\u{fffd}".into()])
+        );
+        assert_eq!(collect("/missing").unwrap(), (false, vec![]));
+        nix::unistd::mkfifo(&dir.path().join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let fifo = collect("/fifo").unwrap_err().to_string();
+        assert!(fifo.contains("/fifo") && fifo.contains("a FIFO"), "{fifo}");
+        std::fs::create_dir(dir.path().join("dir")).unwrap();
+        assert!(collect("/dir").is_err());
     }
 }

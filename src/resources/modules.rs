@@ -101,36 +101,47 @@ pub fn config_symbol(module: &str) -> Option<&'static str> {
 /// `CONFIG_X=y` / `=m` lines, and `# CONFIG_X is not set` as "n", for the `wanted` symbols
 /// alone (a distribution's configuration has thousands of lines).
 pub fn parse_kernel_config(text: &str, wanted: &BTreeSet<&str>) -> BTreeMap<String, String> {
+    let mut config = BTreeMap::new();
     text.lines()
-        .filter_map(|l| {
-            let (sym, value) = match l.strip_prefix("# ") {
-                Some(rest) => (rest.strip_suffix(" is not set")?, "n"),
-                None => l.split_once('=')?,
-            };
-            (sym.starts_with("CONFIG_") && wanted.contains(sym))
-                .then(|| (sym.to_string(), value.trim_matches('"').to_string()))
-        })
-        .collect()
+        .for_each(|l| config_line(l, wanted, &mut config));
+    config
+}
+
+fn config_line(line: &str, wanted: &BTreeSet<&str>, config: &mut BTreeMap<String, String>) {
+    let entry = match line.strip_prefix("# ") {
+        Some(rest) => rest.strip_suffix(" is not set").map(|sym| (sym, "n")),
+        None => line.split_once('='),
+    };
+    if let Some((sym, value)) = entry
+        && sym.starts_with("CONFIG_")
+        && wanted.contains(sym)
+    {
+        config.insert(sym.to_string(), value.trim_matches('"').to_string());
+    }
 }
 
 /// The running kernel's build configuration, where one can be read: /proc/config.gz (kernels
-/// built with CONFIG_IKCONFIG_PROC, WSL2 among them), else /boot/config-RELEASE.
+/// built with CONFIG_IKCONFIG_PROC, WSL2 among them), else /boot/config-RELEASE. Both are read
+/// line by line: only the `wanted` symbols are kept.
 fn kernel_config(
     root: &HostRoot,
     release: &str,
     wanted: &BTreeSet<&str>,
 ) -> std::io::Result<Option<(String, BTreeMap<String, String>)>> {
+    use std::io::BufRead;
+    let mut config = BTreeMap::new();
     if let Some(gz) = root.read_bytes_optional("/proc/config.gz")? {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("/proc/config.gz: {e}")))?;
-        let config = parse_kernel_config(&text, wanted);
+        let text = std::io::BufReader::new(flate2::read::GzDecoder::new(&gz[..]));
+        for line in text.lines() {
+            let line =
+                line.map_err(|e| std::io::Error::new(e.kind(), format!("/proc/config.gz: {e}")))?;
+            config_line(&line, wanted, &mut config);
+        }
         return Ok(Some(("/proc/config.gz".into(), config)));
     }
     let boot = format!("/boot/config-{release}");
-    Ok(root
-        .read_optional(&boot)?
-        .map(|t| (boot, parse_kernel_config(&t, wanted))))
+    let found = root.each_line_optional(&boot, |l| config_line(l, wanted, &mut config))?;
+    Ok(found.then_some((boot, config)))
 }
 
 /// Module names use `_` in /proc/modules but may use `-` in file names.
@@ -163,13 +174,14 @@ pub fn observe(root: &HostRoot, spec: &Spec) -> std::io::Result<ModulesFacts> {
         .filter_map(name_from_path)
         .collect();
     let wanted: BTreeSet<String> = spec.modules.iter().map(|m| canonical(m)).collect();
-    let available = root
-        .read_optional(format!("{dir}/modules.dep"))?
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split(':').next().and_then(name_from_path))
-        .filter(|name| wanted.contains(name))
-        .collect();
+    let mut available = BTreeSet::new();
+    root.each_line_optional(format!("{dir}/modules.dep"), |l| {
+        if let Some(name) = l.split(':').next().and_then(name_from_path)
+            && wanted.contains(&name)
+        {
+            available.insert(name);
+        }
+    })?;
     // The build configuration says what modules.builtin may not (it can be missing, as on WSL2
     // and many cloud kernels): `=y` is built in, `is not set` is absent from this kernel.
     let symbols = spec
