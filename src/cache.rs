@@ -1,9 +1,9 @@
 //! groundwork's caches: what a file's sha256 was (so a 70 MB binary is hashed only when it
-//! changes), which sha256 a k3s release turned out to have, and the specs this build parsed. As root they live in
-//! /var/cache/groundwork, never under a HOME or XDG path taken from the environment, which a
-//! user could have pointed into their own home; as a user, in $CACHE_DIRECTORY (systemd's
-//! CacheDirectory=), $XDG_CACHE_HOME or ~/.cache. A cache only saves work: a missing or broken
-//! one is rebuilt.
+//! changes), which sha256 a k3s release turned out to have, and the specs this build parsed.
+//! As root they live in /var/cache/groundwork, never under a HOME or XDG path taken from the
+//! environment, which a user could have pointed into their own home; as a user, in
+//! $CACHE_DIRECTORY (systemd's CacheDirectory=), $XDG_CACHE_HOME or ~/.cache. A cache only
+//! saves work: a missing or broken one is rebuilt.
 
 use serde::{Serialize, de::DeserializeOwned};
 use std::path::PathBuf;
@@ -35,23 +35,26 @@ pub fn read_own<T: DeserializeOwned>(name: &str) -> Option<T> {
     serde_json::from_slice(&read_owned(&dir()?.join(name))?).ok()
 }
 
+/// More than any cache groundwork writes (four specs of at most 1 MiB, escaped as JSON).
+const MAX_KEPT: u64 = 16 << 20;
+
 /// The bytes of `path` when it is a regular file that this user owns and no one else can
 /// write, opened without following a symlink (and without blocking on a FIFO); else None.
 fn read_owned(path: &std::path::Path) -> Option<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    let mut file = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
         .ok()?;
     let meta = file.metadata().ok()?;
     let owner = nix::unistd::geteuid().as_raw();
-    if !meta.is_file() || meta.uid() != owner || meta.mode() & 0o022 != 0 {
+    if !meta.is_file() || meta.uid() != owner || meta.mode() & 0o022 != 0 || meta.len() > MAX_KEPT {
         return None;
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.read_to_end(&mut bytes).ok()?;
+    file.take(MAX_KEPT).read_to_end(&mut bytes).ok()?;
     Some(bytes)
 }
 
