@@ -30,17 +30,27 @@ pub fn read<T: DeserializeOwned>(name: &str) -> Option<T> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// Like `read`, for a cache whose content is taken as it is (a parsed spec): see `read_owned`.
+/// Like `read`, for a cache whose content is taken as it is (a parsed spec): only a file this
+/// user owns (`read_owned_by`).
 pub fn read_own<T: DeserializeOwned>(name: &str) -> Option<T> {
-    serde_json::from_slice(&read_owned(&dir()?.join(name))?).ok()
+    let bytes = read_owned_by(&dir()?.join(name), nix::unistd::geteuid().as_raw())?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Root's cache, read by anyone: what root learned (a release's checksum from a verified
+/// download) helps a user's check too. Only a root-owned file in root's directory counts.
+pub fn read_roots<T: DeserializeOwned>(name: &str) -> Option<T> {
+    let bytes = read_owned_by(&std::path::Path::new(ROOT_CACHE).join(name), 0)?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// More than any cache groundwork writes (four specs of at most 1 MiB, escaped as JSON).
 const MAX_KEPT: u64 = 16 << 20;
 
-/// The bytes of `path` when it is a regular file that this user owns and no one else can
-/// write, opened without following a symlink (and without blocking on a FIFO); else None.
-fn read_owned(path: &std::path::Path) -> Option<Vec<u8>> {
+/// The bytes of `path` when it is a regular file that `owner` owns and no one else can write,
+/// opened without following a symlink (and without blocking on a FIFO), and checked on the
+/// open file, so that nothing can be swapped in between; else None.
+fn read_owned_by(path: &std::path::Path, owner: u32) -> Option<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let file = std::fs::OpenOptions::new()
@@ -49,25 +59,12 @@ fn read_owned(path: &std::path::Path) -> Option<Vec<u8>> {
         .open(path)
         .ok()?;
     let meta = file.metadata().ok()?;
-    let owner = nix::unistd::geteuid().as_raw();
     if !meta.is_file() || meta.uid() != owner || meta.mode() & 0o022 != 0 || meta.len() > MAX_KEPT {
         return None;
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(MAX_KEPT).read_to_end(&mut bytes).ok()?;
     Some(bytes)
-}
-
-/// Root's cache, read by anyone: what root learned (a release's checksum from a verified
-/// download) helps a user's check too. Only a root-owned file in root's directory counts.
-pub fn read_roots<T: DeserializeOwned>(name: &str) -> Option<T> {
-    use std::os::unix::fs::MetadataExt;
-    let path = std::path::Path::new(ROOT_CACHE).join(name);
-    let meta = std::fs::symlink_metadata(&path).ok()?;
-    if !meta.is_file() || meta.uid() != 0 || meta.mode() & 0o022 != 0 {
-        return None;
-    }
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
 /// Best effort: a read-only or missing cache directory only costs the next run some work.
@@ -90,11 +87,13 @@ pub fn write_mode<T: Serialize>(name: &str, value: &T, mode: u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::read_owned;
+    use super::read_owned_by;
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn only_a_regular_file_of_this_user_that_no_one_else_can_write_is_read() {
+        let read_owned =
+            |path: &std::path::Path| read_owned_by(path, nix::unistd::geteuid().as_raw());
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("kept.json");
         std::fs::write(&file, b"{}").unwrap();
