@@ -71,11 +71,12 @@ pub fn load_default() -> (Spec, SpecSource) {
 
 /// `parse`, or the result of parsing the same text before (`parsed_cache`).
 fn parse_or_reuse(source: &SpecSource) -> Result<Spec, SpecError> {
-    if let Some(spec) = parsed_cache::lookup(&source.text) {
+    let mut kept = parsed_cache::Kept::load();
+    if let Some(spec) = kept.take(&source.text) {
         return Ok(spec);
     }
     let spec = parse(source)?;
-    parsed_cache::remember(&source.text, &spec);
+    kept.remember(&source.text, &spec);
     Ok(spec)
 }
 

@@ -13,8 +13,9 @@ const NAME: &str = "parsed-specs.json";
 const KEEP: usize = 4;
 const BUILD: &str = env!("GROUNDWORK_BUILD_ID");
 
+/// The file as written: entries of another build are never read.
 #[derive(Serialize, Deserialize)]
-struct Kept {
+struct KeptFile {
     build: String,
     /// The most recently parsed first.
     entries: Vec<Entry>,
@@ -26,46 +27,51 @@ struct Entry {
     spec: Spec,
 }
 
-/// The spec kept for exactly `text`, if any.
-pub fn lookup(text: &str) -> Option<Spec> {
-    let spec = take(crate::cache::read_own(NAME)?, text)?;
-    tracing::debug!(
-        cache = NAME,
-        "this build parsed the same spec before; its result is reused"
-    );
-    Some(spec)
+/// What this build kept, read once per load: looked up, and on a miss added to.
+pub struct Kept {
+    entries: Vec<Entry>,
 }
 
-fn take(kept: Kept, text: &str) -> Option<Spec> {
-    if kept.build != BUILD {
-        return None;
+impl Kept {
+    pub fn load() -> Kept {
+        Kept::of(crate::cache::read_own(NAME))
     }
-    kept.entries
-        .into_iter()
-        .find(|e| e.text == text)
-        .map(|e| e.spec)
-}
 
-/// Keeps `spec`, the valid result of parsing `text`. Best effort, as every cache.
-pub fn remember(text: &str, spec: &Spec) {
-    let mut entries = crate::cache::read_own::<Kept>(NAME)
-        .filter(|k| k.build == BUILD)
-        .map(|k| k.entries)
-        .unwrap_or_default();
-    entries.retain(|e| e.text != text);
-    entries.insert(
-        0,
-        Entry {
-            text: text.to_string(),
-            spec: spec.clone(),
-        },
-    );
-    entries.truncate(KEEP);
-    let kept = Kept {
-        build: BUILD.to_string(),
-        entries,
-    };
-    crate::cache::write_mode(NAME, &kept, 0o600);
+    fn of(file: Option<KeptFile>) -> Kept {
+        let entries = file
+            .filter(|f| f.build == BUILD)
+            .map(|f| f.entries)
+            .unwrap_or_default();
+        Kept { entries }
+    }
+
+    /// The spec kept for exactly `text`, if any.
+    pub fn take(&mut self, text: &str) -> Option<Spec> {
+        let at = self.entries.iter().position(|e| e.text == text)?;
+        tracing::debug!(
+            cache = NAME,
+            "this build parsed the same spec before; its result is reused"
+        );
+        Some(self.entries.swap_remove(at).spec)
+    }
+
+    /// Keeps `spec`, the valid result of parsing `text`, which `take` did not find. Best
+    /// effort, as every cache.
+    pub fn remember(mut self, text: &str, spec: &Spec) {
+        self.entries.insert(
+            0,
+            Entry {
+                text: text.to_string(),
+                spec: spec.clone(),
+            },
+        );
+        self.entries.truncate(KEEP);
+        let file = KeptFile {
+            build: BUILD.to_string(),
+            entries: self.entries,
+        };
+        crate::cache::write_mode(NAME, &file, 0o600);
+    }
 }
 
 #[cfg(test)]
@@ -125,32 +131,34 @@ health: { timeout: 90s, nodes_ready: false, system_pods_running: false }
             EVERY_FIELD,
         ] {
             let spec = parsed(text);
-            let kept = Kept {
+            let file = KeptFile {
                 build: BUILD.into(),
                 entries: vec![Entry {
                     text: text.into(),
                     spec: spec.clone(),
                 }],
             };
-            let json = serde_json::to_vec(&kept).unwrap();
-            let back: Kept = serde_json::from_slice(&json).unwrap();
-            assert_eq!(take(back, text), Some(spec));
+            let json = serde_json::to_vec(&file).unwrap();
+            let back: KeptFile = serde_json::from_slice(&json).unwrap();
+            assert_eq!(Kept::of(Some(back)).take(text), Some(spec));
         }
     }
 
     #[test]
     fn only_the_same_text_from_the_same_build_is_taken() {
         let spec = parsed(EVERY_FIELD);
-        let kept = |build: &str| Kept {
-            build: build.into(),
-            entries: vec![Entry {
-                text: EVERY_FIELD.into(),
-                spec: spec.clone(),
-            }],
+        let kept = |build: &str| {
+            Kept::of(Some(KeptFile {
+                build: build.into(),
+                entries: vec![Entry {
+                    text: EVERY_FIELD.into(),
+                    spec: spec.clone(),
+                }],
+            }))
         };
-        assert_eq!(take(kept(BUILD), EVERY_FIELD), Some(spec.clone()));
-        assert_eq!(take(kept("0123456789abcdef"), EVERY_FIELD), None);
+        assert_eq!(kept(BUILD).take(EVERY_FIELD), Some(spec.clone()));
+        assert_eq!(kept("0123456789abcdef").take(EVERY_FIELD), None);
         let one_more_blank = format!("{EVERY_FIELD}\n");
-        assert_eq!(take(kept(BUILD), &one_more_blank), None);
+        assert_eq!(kept(BUILD).take(&one_more_blank), None);
     }
 }
