@@ -98,15 +98,9 @@ pub fn config_symbol(module: &str) -> Option<&'static str> {
     })
 }
 
-/// `CONFIG_X=y` / `=m` lines, and `# CONFIG_X is not set` as "n", for the `wanted` symbols
-/// alone (a distribution's configuration has thousands of lines).
-pub fn parse_kernel_config(text: &str, wanted: &BTreeSet<&str>) -> BTreeMap<String, String> {
-    let mut config = BTreeMap::new();
-    text.lines()
-        .for_each(|l| config_line(l, wanted, &mut config));
-    config
-}
-
+/// One line of a kernel configuration into `config`: `CONFIG_X=y` / `=m`, and
+/// `# CONFIG_X is not set` as "n", for the `wanted` symbols alone (a distribution's
+/// configuration has thousands of lines).
 fn config_line(line: &str, wanted: &BTreeSet<&str>, config: &mut BTreeMap<String, String>) {
     let entry = match line.strip_prefix("# ") {
         Some(rest) => rest.strip_suffix(" is not set").map(|sym| (sym, "n")),
@@ -349,7 +343,9 @@ mod tests {
             "CONFIG_OVERLAY_FS",
             "CONFIG_LOCALVERSION",
         ]);
-        let config = parse_kernel_config(text, &wanted);
+        let mut config = BTreeMap::new();
+        text.lines()
+            .for_each(|l| config_line(l, &wanted, &mut config));
         let expected: BTreeMap<String, String> = [
             ("CONFIG_FUSE_FS", "m"),
             ("CONFIG_LOCALVERSION", "-lab"),

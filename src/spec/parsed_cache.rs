@@ -13,7 +13,7 @@ const NAME: &str = "parsed-specs.json";
 const KEEP: usize = 4;
 const BUILD: &str = env!("GROUNDWORK_BUILD_ID");
 
-/// The file as written: entries of another build are never read.
+/// The file as written; entries of another build are dropped on load, never taken.
 #[derive(Serialize, Deserialize)]
 struct KeptFile {
     build: String,
