@@ -69,10 +69,7 @@ impl HostRoot {
                 tracing::info!(path = %host_path.display(), "absent");
                 Ok(None)
             }
-            Err(e) => Err(io::Error::new(
-                e.kind(),
-                format!("cannot read {}: {e}", host_path.display()),
-            )),
+            Err(e) => Err(cannot_read(host_path, e)),
         }
     }
 
@@ -85,10 +82,7 @@ impl HostRoot {
                 Ok(Some(bytes))
             }
             Err(e) if is_absent(&e) => Ok(None),
-            Err(e) => Err(io::Error::new(
-                e.kind(),
-                format!("cannot read {}: {e}", host_path.display()),
-            )),
+            Err(e) => Err(cannot_read(host_path, e)),
         }
     }
 
@@ -103,12 +97,7 @@ impl HostRoot {
     ) -> io::Result<bool> {
         use std::io::{BufRead, Read};
         let host_path = host_path.as_ref();
-        let named = |e: io::Error| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot read {}: {e}", host_path.display()),
-            )
-        };
+        let named = |e| cannot_read(host_path, e);
         let file = match open_regular(&self.path(host_path)) {
             Ok((file, _)) => file,
             Err(e) if is_absent(&e) => {
@@ -203,6 +192,14 @@ impl HostRoot {
 }
 
 /// The error for a file that must exist and does not.
+/// A failed read, naming the host path (not the path under --root).
+fn cannot_read(host_path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(
+        e.kind(),
+        format!("cannot read {}: {e}", host_path.display()),
+    )
+}
+
 fn missing(host_path: &Path) -> io::Error {
     io::Error::new(
         io::ErrorKind::NotFound,
