@@ -634,11 +634,46 @@ kv_get() { sed -n "s/^$2=//p" <<<"$1" | head -n 1; }
 # vm_ssh NAME COMMAND...: runs COMMAND as root in the guest (stdin is forwarded, so
 # `vm_ssh NAME bash -s <script` works); its exit code and output pass through.
 vm_ssh() {
-  local name=$1 port
+  local name=$1 port rc=0
   shift
   port=$(<"$(vm__dir "$name")/port")
   vm__ssh_opts "$name"
-  ssh "${SSH_OPTS[@]}" -p "$port" root@127.0.0.1 "$@"
+  ssh "${SSH_OPTS[@]}" -p "$port" root@127.0.0.1 "$@" || rc=$?
+  # LogLevel=ERROR keeps ssh quiet about a connection it lost: say it, or a scenario just stops.
+  ((rc != 255)) || vm_log "ssh to '$name' failed (exit 255: no connection, or it was lost); $(vm__state "$name")"
+  return "$rc"
+}
+
+# vm__state NAME: one line on whether NAME's qemu still runs, for messages about a lost guest.
+vm__state() {
+  if vm__alive "$1"; then echo "its qemu still runs"; else echo "its qemu has exited"; fi
+}
+
+# vm_script NAME < SCRIPT: runs SCRIPT with bash in the guest as root, detached from the SSH
+# connection, and gives back its stdout, its stderr and its exit code once it ends. For the long
+# guest scripts: a connection lost meanwhile (a guest too busy under TCG to answer ssh's
+# keep-alives for a minute) is opened again, and the script goes on unharmed.
+vm_script() {
+  local name=$1 g rc lost=0
+  g=/root/.vm-script-$$-$RANDOM
+  vm_ssh "$name" "umask 077; cat >$g.sh" || return
+  # setsid: out of the SSH session, which ends with this command. (Not `cd && setsid ... &`:
+  # that backgrounds a subshell that keeps SSH's output open until the script ends.)
+  vm_ssh "$name" "cd /root || exit; setsid bash -c 'bash $g.sh >$g.out 2>$g.err </dev/null; echo \$? >$g.rc.new; mv $g.rc.new $g.rc' </dev/null >/dev/null 2>&1 &" ||
+    return
+  while :; do
+    rc=0
+    vm_ssh "$name" "timeout 60 bash -c 'until [ -e $g.rc ]; do sleep 0.5; done'" || rc=$?
+    ((rc != 0)) || break
+    ((rc == 124)) && continue
+    vm__alive "$name" || return 255
+    [[ -z "$(vm__panic_line "$name")" ]] || return 255
+    lost=$((lost + 1))
+    ((lost <= 10)) || return 255
+    vm_log "the script on '$name' goes on; asking again ($lost of 10)"
+    sleep 2
+  done
+  vm_ssh "$name" "cat $g.err >&2; cat $g.out; rc=\$(cat $g.rc); rm -f $g.*; exit \$rc"
 }
 
 # vm_copy NAME SRC... DEST: host files into the guest.
@@ -844,9 +879,22 @@ vm__collect_artifacts() {
     </dev/null >"$GW_ARTIFACTS/$name/journal.txt" 2>&1 || true
 }
 
+# vm__failure_clues NAME: what the kept evidence says of the guest's own troubles, in the log,
+# which is all a CI run shows: the kernel's and systemd's complaints, the console's last lines.
+vm__failure_clues() {
+  local dir=$GW_ARTIFACTS/$1 clues
+  clues=$(grep -a -E -i 'out of memory|oom-kill|killed process|segfault|hung task|soft lockup|watchdog|Failed to start' \
+    "$dir/journal.txt" 2>/dev/null | tail -n 8 || true)
+  [[ -z "$clues" ]] || vm_log "'$1': its journal's complaints:"$'\n'"$clues"
+  [[ ! -s "$dir/console.log" ]] ||
+    vm_log "'$1': the last lines of its console:"$'\n'"$(tail -n 6 "$dir/console.log" | tr -d '\r')"
+}
+
 vm__on_exit() {
   local rc=$1 name panic
-  trap - EXIT INT TERM
+  trap - EXIT INT TERM ERR
+  # set -e stopped the scenario without an assertion's FAIL line: say where.
+  [[ -z "$GW_VM_STOPPED_AT" ]] || vm_log "the scenario stopped at $GW_VM_STOPPED_AT"
   for name in "${GW_VMS[@]}"; do
     if ((rc != 0)); then
       panic=$(vm__panic_line "$name")
@@ -854,6 +902,7 @@ vm__on_exit() {
       if [[ -n "$panic" ]]; then vm__kill_pid "$(vm__pid "$name")" "$(vm__dir "$name")"; fi
       vm__collect_artifacts "$name"
       vm_log "artifacts of '$name' kept in $GW_ARTIFACTS/$name"
+      vm__failure_clues "$name"
       [[ -z "$panic" ]] || vm_log "GUEST KERNEL PANIC in '$name': $panic (see its console.log)." \
         "Whatever failed after that moment failed because the guest was dead."
     fi
@@ -867,6 +916,8 @@ vm__on_exit() {
   exit "$rc"
 }
 
+GW_VM_STOPPED_AT=""
+trap 'GW_VM_STOPPED_AT="${BASH_SOURCE[0]##*/} line $LINENO (exit $?): $BASH_COMMAND"' ERR
 trap 'vm__on_exit $?' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM

@@ -18,10 +18,10 @@ vm_start host
 vm_copy host "$DEB" /root/groundwork.deb
 vm_copy host "$GW_VM_DIR/specs/lab.yaml" /root/lab.yaml
 
-# Everything is gathered in one SSH round trip (each costs about a second under emulation) and
-# comes back as a tar of evidence files; the assertions run on the host.
+# Everything is gathered by one guest script (vm_script: a few SSH commands, not one per check)
+# and comes back as a tar of evidence files; the assertions run on the host.
 EVIDENCE=$(mktemp -d "$GW_VM_RUN/evidence.XXXXXX")
-vm_ssh host bash -s <<'GUEST' | tar -x -C "$EVIDENCE"
+vm_script host <<'GUEST' | tar -x -C "$EVIDENCE"
 set -u
 mkdir -p /root/ev && cd /root/ev
 # The README's install: the package, with its dependency (uidmap) from the host's apt sources.

@@ -27,8 +27,8 @@ vm_log "provision.sh took $((SECONDS - t0)) s"
 # the host itself, so that a failed smoke test still shows what apply did.
 assert_eq "groundwork apply --yes exit code (converged)" 0 "$(provision_step_rc "$PROVISION" apply)"
 
-# The guest's own tools, not groundwork, say what changed: one SSH round trip of KEY=VALUE lines.
-FACTS=$(vm_ssh host bash -s <<'GUEST'
+# The guest's own tools, not groundwork, say what changed: one guest script of KEY=VALUE lines.
+FACTS=$(vm_script host <<'GUEST'
 set -u
 kv() { printf '%s=%s\n' "$1" "$2"; }
 uid=$(id -u k3s 2>/dev/null || echo none)

@@ -25,7 +25,7 @@ vm_start host
 # The lab brings the package as /root/lab/groundwork.deb, and installs nothing.
 vm_install_lab host
 
-OUT=$(vm_ssh host bash -s <<'GUEST'
+OUT=$(vm_script host <<'GUEST'
 set -u
 kv() { printf '%s=%s\n' "$1" "$2"; }
 lab=/root/lab

@@ -13,7 +13,7 @@ require_groundwork apply --no-verify
 vm_start_applied host
 vm_reboot host
 
-OUT=$(vm_ssh host bash -s <<'GUEST'
+OUT=$(vm_script host <<'GUEST'
 set -u
 kv() { printf '%s=%s\n' "$1" "$2"; }
 uid=$(id -u k3s)

@@ -21,7 +21,7 @@ require_groundwork verify --skip-cluster --timeout 20s
 
 vm_start_applied host
 
-OUT=$(vm_ssh host bash -s <<'GUEST'
+OUT=$(vm_script host <<'GUEST'
 set -u
 lab=/root/lab/lab.yaml
 spec=/root/lab/ports.yaml

@@ -20,7 +20,7 @@ require_groundwork apply --no-verify
 vm_start host
 vm_install_lab host --from-source
 
-OUT=$(vm_ssh host bash -s <<'GUEST'
+OUT=$(vm_script host <<'GUEST'
 set -u
 kv() { printf '%s=%s\n' "$1" "$2"; }
 lab=/root/lab

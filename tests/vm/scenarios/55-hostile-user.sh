@@ -26,7 +26,7 @@ REFUSED=(k3s_own k3s_usrbin k3s_claim sysctl_port sysctl_userns sysctl_ping pers
   persist_lower deleg_fewer modules_fewer subids_k3s subids_overlap subids_realgid subids_above
   subids_cap apparmor linger_eve restart_k3s create_user verb_inject argv smuggle)
 
-OUT=$(vm_ssh host bash -s <<'GUEST'
+OUT=$(vm_script host <<'GUEST'
 set -u
 kv() { printf '%s=%s\n' "$1" "$2"; }
 cd /

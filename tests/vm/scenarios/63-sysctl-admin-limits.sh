@@ -38,7 +38,7 @@ PY
 }
 SH
 
-OUT=$(vm_ssh host bash -s <<GUEST
+OUT=$(vm_script host <<GUEST
 set -u
 $CASE
 ours_before=\$(stat -c '%i %Y' /etc/sysctl.d/90-groundwork.conf)
@@ -59,7 +59,7 @@ assert_eq "apply with a later file raising the limit" 0 "$(kv raised.apply)"
 assert_eq "groundwork's file untouched by that apply (inode and mtime)" yes "$(kv raised.file_kept)"
 
 vm_reboot host
-OUT=$(vm_ssh host bash -s <<GUEST
+OUT=$(vm_script host <<GUEST
 set -u
 $CASE
 plan_case rebooted
@@ -71,7 +71,7 @@ assert_eq "plan exit code after the reboot" 0 "$(kv rebooted.rc)"
 assert_eq "plan items after the reboot (no chasing the kernel's value)" "" "$(kv rebooted.items)"
 assert_eq "groundwork's file after the reboot" "user.max_user_namespaces=28633" "$(kv rebooted.ours)"
 
-OUT=$(vm_ssh host bash -s <<GUEST
+OUT=$(vm_script host <<GUEST
 set -u
 $CASE
 printf 'user.max_user_namespaces = 1000\n' >/etc/sysctl.d/99-admin.conf
@@ -93,7 +93,7 @@ assert_contains "verify's boot warning" "$(kv lowered.warnings)" "/etc/sysctl.d/
 ok "verify's text warns"
 
 vm_reboot host
-OUT=$(vm_ssh host bash -s <<GUEST
+OUT=$(vm_script host <<GUEST
 set -u
 $CASE
 plan_case lowered_rebooted

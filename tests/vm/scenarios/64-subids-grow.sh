@@ -21,7 +21,7 @@ require_groundwork verify --skip-cluster
 
 vm_start_applied host
 
-OUT=$(vm_ssh host bash -s <<'GUEST'
+OUT=$(vm_script host <<'GUEST'
 set -u
 kv() { printf '%s=%s\n' "$1" "$2"; }
 lines() { grep '^k3s:' "$1" | xargs; }

@@ -18,7 +18,7 @@ vm_start_applied host
 vm_install_drift_units host
 grep -m1 '^\*/15 \* \* \* \* k3s flock' "$GW_REPO/README.md" | vm_ssh host 'cat >/root/cron.line'
 
-OUT=$(vm_ssh host bash -s <<'GUEST'
+OUT=$(vm_script host <<'GUEST'
 set -u
 kv() { printf '%s=%s\n' "$1" "$2"; }
 prom=/var/lib/node_exporter/textfile_collector/groundwork.prom

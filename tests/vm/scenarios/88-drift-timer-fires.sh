@@ -28,7 +28,7 @@ dpkg-deb -x "$DEB" "$PKG_TREE"
 SHIPPED_SHA=$(cat "$PKG_TREE/usr/lib/systemd/system/groundwork-drift.service" \
   "$PKG_TREE/usr/lib/systemd/system/groundwork-drift.timer" | sha256sum | cut -d' ' -f1)
 
-OUT=$(vm_ssh host bash -s <<'GUEST'
+OUT=$(vm_script host <<'GUEST'
 set -u
 kv() { printf '%s=%s\n' "$1" "$2"; }
 prom=/var/lib/node_exporter/textfile_collector/groundwork.prom

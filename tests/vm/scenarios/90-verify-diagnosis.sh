@@ -26,7 +26,7 @@ require_groundwork verify --skip-cluster --timeout 20s
 
 vm_start_applied host
 
-OUT=$(vm_ssh host bash -s <<'GUEST'
+OUT=$(vm_script host <<'GUEST'
 set -u
 spec=/root/lab/lab.yaml
 uid=$(id -u k3s)
