@@ -191,7 +191,6 @@ impl HostRoot {
     }
 }
 
-/// The error for a file that must exist and does not.
 /// A failed read, naming the host path (not the path under --root).
 fn cannot_read(host_path: &Path, e: io::Error) -> io::Error {
     io::Error::new(
@@ -200,6 +199,7 @@ fn cannot_read(host_path: &Path, e: io::Error) -> io::Error {
     )
 }
 
+/// The error for a file that must exist and does not.
 fn missing(host_path: &Path) -> io::Error {
     io::Error::new(
         io::ErrorKind::NotFound,
